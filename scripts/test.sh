@@ -1,0 +1,28 @@
+#!/usr/bin/env bash
+# Runs the whole test suite on a fresh machine: starts what the tests need, then cargo test.
+# Used by the README's quick start and by .ci/run.
+set -euo pipefail
+cd "$(dirname "$0")/.."
+
+redis_up() { (exec 3<>/dev/tcp/127.0.0.1/6379) 2>/dev/null; }
+
+if ! redis_up; then
+  if ! command -v redis-server >/dev/null 2>&1; then
+    echo "test.sh: installing redis-server (apt)" >&2
+    apt-get update -qq && DEBIAN_FRONTEND=noninteractive apt-get install -y -qq redis-server >/dev/null
+  fi
+  echo "test.sh: starting redis-server on 127.0.0.1:6379" >&2
+  mkdir -p /tmp/panelist-redis
+  redis-server --daemonize yes --bind 127.0.0.1 --port 6379 --save "" --appendonly no \
+    --dir /tmp/panelist-redis --logfile /tmp/panelist-redis/redis.log
+  for _ in $(seq 1 50); do redis_up && break; sleep 0.1; done
+  redis_up || { echo "test.sh: redis did not start" >&2; exit 1; }
+fi
+
+if command -v cargo-nextest >/dev/null 2>&1 && [ "${PANELIST_NO_NEXTEST:-}" = "" ]; then
+  cargo nextest run --workspace --no-fail-fast "$@"
+  # nextest does not run doctests.
+  cargo test --workspace --doc
+else
+  cargo test --workspace --no-fail-fast "$@"
+fi

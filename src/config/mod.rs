@@ -1,0 +1,105 @@
+//! Configuration: `config/default.toml`, then an optional file, then `PANELIST__*` variables,
+//! validated as a whole so every bad key is reported at once.
+
+mod layers;
+
+pub use layers::{load, ConfigError};
+
+use secrecy::SecretString;
+use serde::Deserialize;
+use std::path::PathBuf;
+
+use crate::settings::ApiVersion;
+
+/// The documented defaults, compiled in so a bare binary runs with nothing configured.
+pub const DEFAULT_TOML: &str = include_str!("../../config/default.toml");
+
+#[derive(Debug, Clone, Deserialize)]
+pub struct Settings {
+    pub public_url: String,
+    pub data_dir: PathBuf,
+    pub server: ServerSettings,
+    pub log: LogSettings,
+    pub store: StoreSettings,
+    pub greenhouse: GreenhouseSettings,
+    pub sync: SyncSettings,
+    pub webhooks: WebhookSettings,
+    pub security: SecuritySettings,
+}
+
+#[derive(Debug, Clone, Deserialize)]
+pub struct ServerSettings {
+    pub host: String,
+    pub port: u16,
+    pub shutdown_grace_secs: u64,
+    pub admin_token: SecretString,
+}
+
+#[derive(Debug, Clone, Copy, PartialEq, Eq, Deserialize)]
+#[serde(rename_all = "lowercase")]
+pub enum LogFormat {
+    Auto,
+    Pretty,
+    Json,
+}
+
+#[derive(Debug, Clone, Deserialize)]
+pub struct LogSettings {
+    pub format: LogFormat,
+    pub level: String,
+}
+
+#[derive(Debug, Clone, Deserialize)]
+pub struct StoreSettings {
+    pub redis_url: String,
+    pub key_prefix: String,
+    pub embedded_path: String,
+}
+
+#[derive(Debug, Clone, Deserialize)]
+pub struct GreenhouseSettings {
+    pub api_version: ApiVersion,
+    pub client_id: String,
+    pub client_secret: SecretString,
+    pub api_key: SecretString,
+    pub integration_user_email: String,
+    pub webhook_secret: SecretString,
+    pub harvest_base_url: String,
+    pub token_url: String,
+    pub request_timeout_secs: u64,
+    pub max_retries: u32,
+    pub per_page: u32,
+    pub token_refresh_margin_secs: u64,
+}
+
+#[derive(Debug, Clone, Deserialize)]
+pub struct SyncSettings {
+    pub enabled: bool,
+    pub interval_secs: u64,
+    pub window_back_hours: u64,
+    pub window_ahead_days: u64,
+}
+
+#[derive(Debug, Clone, Deserialize)]
+pub struct WebhookSettings {
+    pub body_limit_bytes: usize,
+    pub dedup_ttl_secs: u64,
+    pub max_apply_attempts: u32,
+}
+
+#[derive(Debug, Clone, Deserialize)]
+pub struct SecuritySettings {
+    pub encryption_key: SecretString,
+}
+
+impl Settings {
+    /// The URL to paste into Greenhouse's webhook form.
+    pub fn webhook_endpoint(&self) -> String {
+        format!("{}/webhooks/greenhouse", self.public_url.trim_end_matches('/'))
+    }
+
+    /// The compiled-in defaults, for tests and tools that need a base to adjust.
+    pub fn defaults() -> Result<Settings, ConfigError> {
+        load(None, std::iter::empty())
+    }
+}

@@ -1,0 +1,1 @@
+//! A fake Greenhouse: a real HTTP server following the documented Harvest behaviour, for tests and the demo.

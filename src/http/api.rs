@@ -1,0 +1,100 @@
+//! The admin JSON API: integration settings, syncs, the webhook log and the schedule.
+
+use actix_web::{web, HttpResponse};
+use chrono::{Duration, Utc};
+use serde::Deserialize;
+
+use super::{ApiError, AppState};
+use crate::settings::SettingsUpdate;
+use crate::sync::{GetSyncStatus, StartSync, SyncKind};
+
+pub fn configure(cfg: &mut web::ServiceConfig) {
+    cfg.route("/settings/integration", web::get().to(get_integration))
+        .route("/settings/integration", web::put().to(save_integration))
+        .route("/settings/integration/verify", web::post().to(verify_integration))
+        .route("/sync", web::post().to(start_sync))
+        .route("/sync/status", web::get().to(sync_status))
+        .route("/sync/runs", web::get().to(sync_runs))
+        .route("/webhooks/events", web::get().to(webhook_events))
+        .route("/schedule", web::get().to(schedule));
+}
+
+#[derive(Deserialize)]
+struct RevealQuery {
+    /// `reveal=webhook_secret` shows the webhook secret so it can be pasted into Greenhouse.
+    reveal: Option<String>,
+}
+
+async fn get_integration(state: web::Data<AppState>, q: web::Query<RevealQuery>) -> Result<HttpResponse, ApiError> {
+    let reveal = q.reveal.as_deref() == Some("webhook_secret");
+    Ok(HttpResponse::Ok().json(state.integration.view(reveal).await?))
+}
+
+async fn save_integration(
+    state: web::Data<AppState>,
+    body: web::Json<SettingsUpdate>,
+) -> Result<HttpResponse, ApiError> {
+    state.integration.save(body.into_inner()).await?;
+    Ok(HttpResponse::Ok().json(state.integration.view(false).await?))
+}
+
+/// "Update": checks the credentials against Greenhouse and resolves the integration user.
+async fn verify_integration(state: web::Data<AppState>) -> Result<HttpResponse, ApiError> {
+    Ok(HttpResponse::Ok().json(state.integration.verify().await?))
+}
+
+#[derive(Deserialize, Default)]
+struct SyncRequest {
+    kind: Option<SyncKind>,
+}
+
+/// "Sync": starts a sync (full unless asked otherwise) or reports the one in progress.
+async fn start_sync(state: web::Data<AppState>, body: Option<web::Json<SyncRequest>>) -> Result<HttpResponse, ApiError> {
+    let kind = body.and_then(|b| b.into_inner().kind).unwrap_or(SyncKind::Full);
+    let started = state
+        .sync
+        .send(StartSync { kind })
+        .await
+        .map_err(|_| ApiError::Unavailable("the sync service is not running".into()))?;
+    Ok(HttpResponse::Accepted().json(started))
+}
+
+async fn sync_status(state: web::Data<AppState>) -> Result<HttpResponse, ApiError> {
+    let status = state
+        .sync
+        .send(GetSyncStatus)
+        .await
+        .map_err(|_| ApiError::Unavailable("the sync service is not running".into()))?;
+    Ok(HttpResponse::Ok().json(status))
+}
+
+#[derive(Deserialize)]
+struct LimitQuery {
+    limit: Option<usize>,
+}
+
+impl LimitQuery {
+    fn get(&self) -> usize {
+        self.limit.unwrap_or(50).clamp(1, 500)
+    }
+}
+
+async fn sync_runs(state: web::Data<AppState>, q: web::Query<LimitQuery>) -> Result<HttpResponse, ApiError> {
+    Ok(HttpResponse::Ok().json(state.store.recent_sync_runs(q.get()).await?))
+}
+
+async fn webhook_events(state: web::Data<AppState>, q: web::Query<LimitQuery>) -> Result<HttpResponse, ApiError> {
+    Ok(HttpResponse::Ok().json(state.store.recent_webhook_events(q.get()).await?))
+}
+
+#[derive(Deserialize)]
+struct ScheduleQuery {
+    hours: Option<i64>,
+}
+
+async fn schedule(state: web::Data<AppState>, q: web::Query<ScheduleQuery>) -> Result<HttpResponse, ApiError> {
+    let hours = q.hours.unwrap_or(24).clamp(1, 24 * 31);
+    let now = Utc::now();
+    let interviews = state.store.interviews_starting_between(now - Duration::hours(1), now + Duration::hours(hours)).await?;
+    Ok(HttpResponse::Ok().json(interviews))
+}

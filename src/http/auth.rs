@@ -1,0 +1,91 @@
+//! The admin bearer token that guards `/api/` until the dashboard brings user logins.
+
+use std::path::Path;
+use std::sync::Arc;
+
+use actix_web::body::{BoxBody, MessageBody};
+use actix_web::dev::{ServiceRequest, ServiceResponse};
+use actix_web::middleware::Next;
+use actix_web::{web, ResponseError};
+use base64::Engine;
+use rand::RngCore;
+use secrecy::{ExposeSecret, SecretString};
+use subtle::ConstantTimeEq;
+
+use super::{ApiError, AppState};
+
+const TOKEN_FILE: &str = "admin-token";
+
+/// The token, compared in constant time and never printed.
+#[derive(Clone)]
+pub struct AdminToken(Arc<SecretString>);
+
+impl std::fmt::Debug for AdminToken {
+    fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
+        f.write_str("AdminToken(..)")
+    }
+}
+
+impl AdminToken {
+    pub fn new(token: SecretString) -> Self {
+        AdminToken(Arc::new(token))
+    }
+
+    /// The configured token, else `{data_dir}/admin-token`, generated on first start.
+    pub fn load_or_create(configured: &SecretString, data_dir: &Path) -> std::io::Result<Self> {
+        if !configured.expose_secret().trim().is_empty() {
+            return Ok(Self::new(SecretString::from(configured.expose_secret().trim().to_string())));
+        }
+        let path = data_dir.join(TOKEN_FILE);
+        match std::fs::read_to_string(&path) {
+            Ok(t) if !t.trim().is_empty() => Ok(Self::new(SecretString::from(t.trim().to_string()))),
+            Ok(_) | Err(_) => {
+                std::fs::create_dir_all(data_dir)?;
+                let mut bytes = [0u8; 24];
+                rand::thread_rng().fill_bytes(&mut bytes);
+                let token = base64::engine::general_purpose::URL_SAFE_NO_PAD.encode(bytes);
+                crate::settings::crypto::write_private(&path, token.as_bytes())?;
+                tracing::info!(path = %path.display(), "generated the admin API token (read it from this file)");
+                Ok(Self::new(SecretString::from(token)))
+            }
+        }
+    }
+
+    pub fn matches(&self, presented: &str) -> bool {
+        let expected = self.0.expose_secret().as_bytes();
+        expected.ct_eq(presented.as_bytes()).into()
+    }
+}
+
+pub async fn require_admin(
+    req: ServiceRequest,
+    next: Next<impl MessageBody + 'static>,
+) -> Result<ServiceResponse<BoxBody>, actix_web::Error> {
+    let authorized = match (req.app_data::<web::Data<AppState>>(), bearer(&req)) {
+        (Some(state), Some(token)) => state.admin_token.matches(token),
+        _ => false,
+    };
+    if authorized {
+        Ok(next.call(req).await?.map_into_boxed_body())
+    } else {
+        Ok(req.into_response(ApiError::Unauthorized.error_response()))
+    }
+}
+
+fn bearer(req: &ServiceRequest) -> Option<&str> {
+    req.headers().get("authorization")?.to_str().ok()?.strip_prefix("Bearer ").map(str::trim)
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn token_comparison_is_exact() {
+        let t = AdminToken::new(SecretString::from("abc123"));
+        assert!(t.matches("abc123"));
+        assert!(!t.matches("abc12"));
+        assert!(!t.matches("abc1234"));
+        assert!(!format!("{t:?}").contains("abc"));
+    }
+}

@@ -1,0 +1,17 @@
+//! Panelist control plane: Greenhouse sync and webhooks, the schedule, and the actors that send
+//! note-taker bots to interviews.
+
+pub mod cli;
+pub mod commands;
+pub mod config;
+pub mod domain;
+pub mod fake_greenhouse;
+pub mod greenhouse;
+pub mod http;
+pub mod settings;
+pub mod shutdown;
+pub mod startup;
+pub mod store;
+pub mod sync;
+pub mod telemetry;
+pub mod webhooks;

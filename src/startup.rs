@@ -1,0 +1,118 @@
+//! Building and running the whole service, so `main` and tests start it the same way
+//! (tests bind port 0 and read the real port back).
+
+use std::net::TcpListener;
+use std::sync::Arc;
+use std::time::Duration;
+
+use actix::Actor;
+use actix_web::{dev::ServerHandle, web, App, HttpServer};
+use anyhow::Context as _;
+
+use crate::config::Settings;
+use crate::http::{AdminToken, AppState};
+use crate::settings::{DataKey, IntegrationService};
+use crate::store::{self, DynStore};
+use crate::sync::{SyncActor, Syncer};
+use crate::webhooks::{WebhookActor, WebhookState};
+
+/// The parts every entry point needs: store, sealed settings, and the syncer.
+pub struct Core {
+    pub settings: Arc<Settings>,
+    pub store: DynStore,
+    pub integration: IntegrationService,
+    pub syncer: Arc<Syncer>,
+}
+
+impl Core {
+    pub async fn build(settings: Settings) -> anyhow::Result<Core> {
+        let settings = Arc::new(settings);
+        std::fs::create_dir_all(&settings.data_dir)
+            .with_context(|| format!("cannot create data_dir {}", settings.data_dir.display()))?;
+        let store = store::open(&settings.store, &settings.data_dir).await.context("cannot open the store")?;
+        let key = DataKey::load_or_create(&settings.security.encryption_key, &settings.data_dir)?;
+        let integration = IntegrationService::new(store.clone(), key, settings.clone());
+        let syncer = Arc::new(Syncer::new(store.clone(), integration.clone(), settings.sync.clone()));
+        Ok(Core { settings, store, integration, syncer })
+    }
+}
+
+pub struct Application {
+    port: u16,
+    server: actix_web::dev::Server,
+    grace: Duration,
+    /// Kept so tests can reach the same store and services the server uses.
+    state: AppState,
+}
+
+impl Application {
+    /// Builds every actor and binds the listener. Must run inside an actix system.
+    pub async fn build(settings: Settings) -> anyhow::Result<Application> {
+        let core = Core::build(settings).await?;
+        let settings = core.settings.clone();
+        let interval = settings.sync.enabled.then(|| Duration::from_secs(settings.sync.interval_secs));
+        let sync = SyncActor::new(core.syncer.clone(), interval).start();
+        let webhook_actor =
+            WebhookActor::new(core.store.clone(), core.syncer.clone(), settings.webhooks.max_apply_attempts).start();
+        let webhook_state = web::Data::new(WebhookState {
+            store: core.store.clone(),
+            secret: Arc::new(core.integration.clone()),
+            actor: webhook_actor,
+            settings: settings.webhooks.clone(),
+        });
+        let admin_token = AdminToken::load_or_create(&settings.server.admin_token, &settings.data_dir)
+            .context("cannot create the admin token file")?;
+        let state = AppState { store: core.store.clone(), integration: core.integration.clone(), sync, admin_token };
+
+        let listener = TcpListener::bind((settings.server.host.as_str(), settings.server.port))
+            .with_context(|| format!("cannot listen on {}:{}", settings.server.host, settings.server.port))?;
+        let port = listener.local_addr()?.port();
+        let grace = Duration::from_secs(settings.server.shutdown_grace_secs);
+        let app_state = web::Data::new(state.clone());
+        let server = HttpServer::new(move || {
+            App::new()
+                .app_data(app_state.clone())
+                .app_data(webhook_state.clone())
+                .configure(crate::http::configure)
+                .configure(crate::webhooks::configure)
+        })
+        .listen(listener)?
+        // Signals are handled in `run_until_stopped`, so every part drains under one grace period.
+        .disable_signals()
+        .shutdown_timeout(grace.as_secs())
+        .run();
+        tracing::info!(port, store = core.store.backend(), webhook_endpoint = %settings.webhook_endpoint(), "Panelist is serving");
+        Ok(Application { port, server, grace, state })
+    }
+
+    pub fn port(&self) -> u16 {
+        self.port
+    }
+
+    pub fn state(&self) -> &AppState {
+        &self.state
+    }
+
+    pub fn handle(&self) -> ServerHandle {
+        self.server.handle()
+    }
+
+    /// Serves until SIGINT/SIGTERM, then stops accepting, drains in-flight requests, and exits
+    /// after at most the grace period.
+    pub async fn run_until_stopped(self) -> std::io::Result<()> {
+        let handle = self.server.handle();
+        let grace = self.grace;
+        let mut server = std::pin::pin!(self.server);
+        tokio::select! {
+            result = &mut server => return result,
+            _ = crate::shutdown::signal() => {
+                tracing::info!(grace_secs = grace.as_secs(), "shutting down: draining in-flight work");
+            }
+        }
+        let stop = handle.stop(true);
+        if tokio::time::timeout(grace + Duration::from_secs(1), stop).await.is_err() {
+            tracing::warn!("grace period over; exiting with work still in flight");
+        }
+        Ok(())
+    }
+}

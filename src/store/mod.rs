@@ -1,0 +1,147 @@
+//! Persistence: one `Store` trait, a Redis implementation for fleets and an embedded single-file
+//! implementation for one machine. Both pass the contract suite in `tests/store_contract.rs`.
+
+mod embedded;
+mod error;
+mod records;
+mod redis_store;
+mod schedule;
+
+pub use embedded::EmbeddedStore;
+pub use error::StoreError;
+pub use records::{
+    SyncRun, SyncRunStatus, WebhookEvent, WebhookEventStatus, WebhookPing,
+};
+pub use redis_store::RedisStore;
+pub use schedule::{diff_schedule, ScheduleChange, ScheduleChangeKind};
+
+use std::sync::Arc;
+use std::time::Duration;
+
+use async_trait::async_trait;
+use chrono::{DateTime, Utc};
+use futures::stream::BoxStream;
+
+use crate::domain::{Entity, EntityKind, Id, Interview};
+use crate::settings::IntegrationSettings;
+
+pub type StoreResult<T> = Result<T, StoreError>;
+
+/// Shared handle to whichever store the configuration chose.
+pub type DynStore = Arc<dyn Store>;
+
+/// Everything Panelist persists. Entities travel as JSON so both back ends stay thin; typed
+/// access goes through [`StoreExt`].
+#[async_trait]
+pub trait Store: Send + Sync + 'static {
+    /// Which back end this is, for logs and the dashboard ("redis" or "embedded").
+    fn backend(&self) -> &'static str;
+
+    /// Checks that the store answers; `/readyz` uses it.
+    async fn ping(&self) -> StoreResult<()>;
+
+    // ---- entities (not interviews: those go through `upsert_interview`) ----
+    async fn put_raw(&self, kind: EntityKind, items: Vec<(Id, Vec<u8>)>) -> StoreResult<()>;
+    async fn get_raw(&self, kind: EntityKind, id: Id) -> StoreResult<Option<Vec<u8>>>;
+    async fn delete_entity(&self, kind: EntityKind, id: Id) -> StoreResult<bool>;
+    async fn list_ids(&self, kind: EntityKind) -> StoreResult<Vec<Id>>;
+    async fn count(&self, kind: EntityKind) -> StoreResult<u64>;
+
+    // ---- the schedule ----
+    /// Stores an interview, keeps the schedule index in step, and emits the change (if any)
+    /// to schedule subscribers. Returns the change it emitted.
+    async fn upsert_interview(&self, interview: &Interview) -> StoreResult<Option<ScheduleChange>>;
+    /// Marks an interview cancelled and takes it off the schedule. `None` if it was unknown or
+    /// already cancelled.
+    async fn cancel_interview(&self, id: Id) -> StoreResult<Option<ScheduleChange>>;
+    /// Active interviews whose start lies in `[from, to)`, ordered by start time.
+    async fn interviews_starting_between(
+        &self,
+        from: DateTime<Utc>,
+        to: DateTime<Utc>,
+    ) -> StoreResult<Vec<Interview>>;
+    /// Interviews that belong to one application, in any state.
+    async fn interviews_for_application(&self, application_id: Id) -> StoreResult<Vec<Interview>>;
+    /// Receives every schedule change emitted from now on, by any process sharing the store.
+    async fn subscribe_schedule(&self) -> StoreResult<BoxStream<'static, ScheduleChange>>;
+
+    // ---- sync bookkeeping ----
+    async fn high_water_mark(&self, resource: &str) -> StoreResult<Option<DateTime<Utc>>>;
+    async fn set_high_water_mark(&self, resource: &str, at: DateTime<Utc>) -> StoreResult<()>;
+    /// Inserts or replaces a run record, keyed by its id.
+    async fn record_sync_run(&self, run: &SyncRun) -> StoreResult<()>;
+    /// Most recent runs first.
+    async fn recent_sync_runs(&self, limit: usize) -> StoreResult<Vec<SyncRun>>;
+
+    // ---- webhooks ----
+    /// Claims a `Greenhouse-Event-ID`. True the first time within `ttl`, false for a repeat.
+    async fn claim_event_id(&self, event_id: &str, ttl: Duration) -> StoreResult<bool>;
+    /// Gives back a claim, so a delivery that could not be persisted is accepted on retry.
+    async fn release_event_id(&self, event_id: &str) -> StoreResult<()>;
+    /// Inserts or replaces an event in the log, keyed by its id.
+    async fn put_webhook_event(&self, event: &WebhookEvent) -> StoreResult<()>;
+    async fn get_webhook_event(&self, id: &str) -> StoreResult<Option<WebhookEvent>>;
+    /// Most recent events first.
+    async fn recent_webhook_events(&self, limit: usize) -> StoreResult<Vec<WebhookEvent>>;
+    /// Events not yet applied (pending or failed-but-retrying), oldest first.
+    async fn unfinished_webhook_events(&self, limit: usize) -> StoreResult<Vec<WebhookEvent>>;
+    async fn record_webhook_ping(&self, ping: &WebhookPing) -> StoreResult<()>;
+    /// The last ping of each webhook, newest first.
+    async fn webhook_pings(&self) -> StoreResult<Vec<WebhookPing>>;
+
+    // ---- integration settings ----
+    async fn integration_settings(&self) -> StoreResult<Option<IntegrationSettings>>;
+    async fn put_integration_settings(&self, settings: &IntegrationSettings) -> StoreResult<()>;
+
+    // ---- leases ----
+    /// Takes `name` for `owner` unless another owner holds an unexpired lease.
+    async fn acquire_lease(&self, name: &str, owner: &str, ttl: Duration) -> StoreResult<bool>;
+    /// Extends a lease `owner` still holds. False if it expired and someone else took it.
+    async fn renew_lease(&self, name: &str, owner: &str, ttl: Duration) -> StoreResult<bool>;
+    /// Gives a lease up. False if `owner` did not hold it.
+    async fn release_lease(&self, name: &str, owner: &str) -> StoreResult<bool>;
+    /// The current holder of an unexpired lease.
+    async fn lease_owner(&self, name: &str) -> StoreResult<Option<String>>;
+}
+
+/// Typed access on top of the raw entity operations.
+#[async_trait]
+pub trait StoreExt {
+    async fn put<T: Entity>(&self, items: &[T]) -> StoreResult<()>;
+    async fn get<T: Entity>(&self, id: Id) -> StoreResult<Option<T>>;
+}
+
+#[async_trait]
+impl<S: Store + ?Sized> StoreExt for S {
+    async fn put<T: Entity>(&self, items: &[T]) -> StoreResult<()> {
+        debug_assert!(T::KIND != EntityKind::Interview, "use upsert_interview");
+        let raw = items
+            .iter()
+            .map(|i| Ok((i.id(), serde_json::to_vec(i)?)))
+            .collect::<Result<Vec<_>, serde_json::Error>>()?;
+        self.put_raw(T::KIND, raw).await
+    }
+
+    async fn get<T: Entity>(&self, id: Id) -> StoreResult<Option<T>> {
+        match self.get_raw(T::KIND, id).await? {
+            Some(bytes) => Ok(Some(serde_json::from_slice(&bytes)?)),
+            None => Ok(None),
+        }
+    }
+}
+
+/// Opens the store the configuration asks for: Redis when a URL is set, else the embedded file.
+pub async fn open(settings: &crate::config::StoreSettings, data_dir: &std::path::Path) -> StoreResult<DynStore> {
+    if settings.redis_url.is_empty() {
+        let path = if settings.embedded_path.is_empty() {
+            data_dir.join("panelist.redb")
+        } else {
+            std::path::PathBuf::from(&settings.embedded_path)
+        };
+        Ok(Arc::new(EmbeddedStore::open(&path)?))
+    } else {
+        Ok(Arc::new(
+            RedisStore::connect(&settings.redis_url, &settings.key_prefix).await?,
+        ))
+    }
+}
