@@ -5,7 +5,11 @@ use std::path::PathBuf;
 use clap::{Parser, Subcommand};
 
 #[derive(Debug, Parser)]
-#[command(name = "panelist", version, about = "AI note-taker bots for Greenhouse interviews")]
+#[command(
+    name = "panelist",
+    version,
+    about = "AI note-taker bots for Greenhouse interviews"
+)]
 pub struct Cli {
     /// A TOML file overriding config/default.toml (environment variables PANELIST__* win over it).
     #[arg(long, global = true, env = "PANELIST_CONFIG")]

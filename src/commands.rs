@@ -37,7 +37,10 @@ pub async fn sync(settings: Settings, full: bool) -> anyhow::Result<()> {
     println!("  requests      {:>8}", run.requests);
     println!("  429s          {:>8}", run.rate_limited);
     if let Some(end) = run.finished_at {
-        println!("  took          {:>7.1}s", (end - run.started_at).num_milliseconds() as f64 / 1000.0);
+        println!(
+            "  took          {:>7.1}s",
+            (end - run.started_at).num_milliseconds() as f64 / 1000.0
+        );
     }
     for e in &run.errors {
         println!("  error: {e}");

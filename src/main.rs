@@ -15,7 +15,12 @@ async fn main() -> anyhow::Result<()> {
     };
     telemetry::init(&settings.log);
     match cli.command.unwrap_or(Command::Serve) {
-        Command::Serve => Application::build(settings).await?.run_until_stopped().await?,
+        Command::Serve => {
+            Application::build(settings)
+                .await?
+                .run_until_stopped()
+                .await?
+        }
         Command::Sync { full } => commands::sync(settings, full).await?,
     }
     Ok(())

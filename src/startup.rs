@@ -29,11 +29,22 @@ impl Core {
         let settings = Arc::new(settings);
         std::fs::create_dir_all(&settings.data_dir)
             .with_context(|| format!("cannot create data_dir {}", settings.data_dir.display()))?;
-        let store = store::open(&settings.store, &settings.data_dir).await.context("cannot open the store")?;
+        let store = store::open(&settings.store, &settings.data_dir)
+            .await
+            .context("cannot open the store")?;
         let key = DataKey::load_or_create(&settings.security.encryption_key, &settings.data_dir)?;
         let integration = IntegrationService::new(store.clone(), key, settings.clone());
-        let syncer = Arc::new(Syncer::new(store.clone(), integration.clone(), settings.sync.clone()));
-        Ok(Core { settings, store, integration, syncer })
+        let syncer = Arc::new(Syncer::new(
+            store.clone(),
+            integration.clone(),
+            settings.sync.clone(),
+        ));
+        Ok(Core {
+            settings,
+            store,
+            integration,
+            syncer,
+        })
     }
 }
 
@@ -50,22 +61,40 @@ impl Application {
     pub async fn build(settings: Settings) -> anyhow::Result<Application> {
         let core = Core::build(settings).await?;
         let settings = core.settings.clone();
-        let interval = settings.sync.enabled.then(|| Duration::from_secs(settings.sync.interval_secs));
+        let interval = settings
+            .sync
+            .enabled
+            .then(|| Duration::from_secs(settings.sync.interval_secs));
         let sync = SyncActor::new(core.syncer.clone(), interval).start();
-        let webhook_actor =
-            WebhookActor::new(core.store.clone(), core.syncer.clone(), settings.webhooks.max_apply_attempts).start();
+        let webhook_actor = WebhookActor::new(
+            core.store.clone(),
+            core.syncer.clone(),
+            settings.webhooks.max_apply_attempts,
+        )
+        .start();
         let webhook_state = web::Data::new(WebhookState {
             store: core.store.clone(),
             secret: Arc::new(core.integration.clone()),
             actor: webhook_actor,
             settings: settings.webhooks.clone(),
         });
-        let admin_token = AdminToken::load_or_create(&settings.server.admin_token, &settings.data_dir)
-            .context("cannot create the admin token file")?;
-        let state = AppState { store: core.store.clone(), integration: core.integration.clone(), sync, admin_token };
+        let admin_token =
+            AdminToken::load_or_create(&settings.server.admin_token, &settings.data_dir)
+                .context("cannot create the admin token file")?;
+        let state = AppState {
+            store: core.store.clone(),
+            integration: core.integration.clone(),
+            sync,
+            admin_token,
+        };
 
         let listener = TcpListener::bind((settings.server.host.as_str(), settings.server.port))
-            .with_context(|| format!("cannot listen on {}:{}", settings.server.host, settings.server.port))?;
+            .with_context(|| {
+                format!(
+                    "cannot listen on {}:{}",
+                    settings.server.host, settings.server.port
+                )
+            })?;
         let port = listener.local_addr()?.port();
         let grace = Duration::from_secs(settings.server.shutdown_grace_secs);
         let app_state = web::Data::new(state.clone());
@@ -82,7 +111,12 @@ impl Application {
         .shutdown_timeout(grace.as_secs())
         .run();
         tracing::info!(port, store = core.store.backend(), webhook_endpoint = %settings.webhook_endpoint(), "Panelist is serving");
-        Ok(Application { port, server, grace, state })
+        Ok(Application {
+            port,
+            server,
+            grace,
+            state,
+        })
     }
 
     pub fn port(&self) -> u16 {
@@ -110,7 +144,10 @@ impl Application {
             }
         }
         let stop = handle.stop(true);
-        if tokio::time::timeout(grace + Duration::from_secs(1), stop).await.is_err() {
+        if tokio::time::timeout(grace + Duration::from_secs(1), stop)
+            .await
+            .is_err()
+        {
             tracing::warn!("grace period over; exiting with work still in flight");
         }
         Ok(())

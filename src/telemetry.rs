@@ -20,7 +20,12 @@ pub fn init(settings: &LogSettings) {
     // A second init (tests, `demo` re-entering) must not panic, so errors are ignored.
     let _ = if json {
         registry
-            .with(fmt::layer().json().flatten_event(true).with_current_span(true))
+            .with(
+                fmt::layer()
+                    .json()
+                    .flatten_event(true)
+                    .with_current_span(true),
+            )
             .try_init()
     } else {
         registry.with(fmt::layer().with_target(true)).try_init()

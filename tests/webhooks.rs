@@ -5,6 +5,9 @@
 //! Application is asynchronous (200 first, apply after), so tests wait for the event log to
 //! show a finished status: a condition wait polled every 20 ms, never a fixed sleep.
 
+// Helpers outside `#[test]` functions are test code too; a failed setup should panic loudly.
+#![allow(clippy::unwrap_used, clippy::expect_used)]
+
 use std::future::Future;
 use std::net::TcpListener;
 use std::path::PathBuf;
@@ -146,7 +149,9 @@ struct TestApp {
     _dir: Option<tempfile::TempDir>,
 }
 
-async fn open_store(backend: Backend) -> (DynStore, Option<Arc<RedisStore>>, Option<tempfile::TempDir>) {
+async fn open_store(
+    backend: Backend,
+) -> (DynStore, Option<Arc<RedisStore>>, Option<tempfile::TempDir>) {
     match backend {
         Backend::Embedded => {
             let dir = tempfile::tempdir().unwrap();
@@ -221,7 +226,12 @@ impl TestApp {
     }
 
     /// Posts `body` as-is with the given headers.
-    async fn post(&self, body: impl Into<reqwest::Body>, signature: Option<&str>, event_id: Option<&str>) -> reqwest::Response {
+    async fn post(
+        &self,
+        body: impl Into<reqwest::Body>,
+        signature: Option<&str>,
+        event_id: Option<&str>,
+    ) -> reqwest::Response {
         let mut request = self
             .client
             .post(self.url())
@@ -259,7 +269,10 @@ impl TestApp {
         socket.write_all(head.as_bytes()).await.unwrap();
         for chunk in body.chunks(chunk_size) {
             // The server may answer 413 and close mid-body; later writes failing is expected.
-            if socket.write_all(format!("{:x}\r\n", chunk.len()).as_bytes()).await.is_err()
+            if socket
+                .write_all(format!("{:x}\r\n", chunk.len()).as_bytes())
+                .await
+                .is_err()
                 || socket.write_all(chunk).await.is_err()
                 || socket.write_all(b"\r\n").await.is_err()
             {
@@ -282,14 +295,21 @@ impl TestApp {
     async fn post_signed(&self, body: &str) -> (String, reqwest::Response) {
         let event_id = uuid::Uuid::new_v4().to_string();
         let signature = sign(SECRET.as_bytes(), body.as_bytes());
-        let response = self.post(body.to_string(), Some(&signature), Some(&event_id)).await;
+        let response = self
+            .post(body.to_string(), Some(&signature), Some(&event_id))
+            .await;
         (event_id, response)
     }
 
     /// Posts a signed body, expects 200, and waits until the event is finished.
     async fn deliver(&self, body: &str) -> WebhookEvent {
         let (event_id, response) = self.post_signed(body).await;
-        assert_eq!(response.status(), 200, "{}", response.text().await.unwrap_or_default());
+        assert_eq!(
+            response.status(),
+            200,
+            "{}",
+            response.text().await.unwrap_or_default()
+        );
         self.finished_event(&event_id).await
     }
 
@@ -303,7 +323,9 @@ impl TestApp {
                 .filter(|e| {
                     matches!(
                         e.status,
-                        WebhookEventStatus::Applied | WebhookEventStatus::Ignored | WebhookEventStatus::Failed
+                        WebhookEventStatus::Applied
+                            | WebhookEventStatus::Ignored
+                            | WebhookEventStatus::Failed
                     )
                 })
         })
@@ -407,22 +429,34 @@ async fn handled_fixtures_are_applied(backend: Backend) {
     assert_eq!(post.job_id, Some(1842002));
     assert_eq!(post.title.as_deref(), Some("A Cool Job"));
 
-    let event = app.deliver(&fixture("webhook_candidate_or_prospect_updated.json")).await;
+    let event = app
+        .deliver(&fixture("webhook_candidate_or_prospect_updated.json"))
+        .await;
     assert_eq!(event.status, WebhookEventStatus::Applied, "{event:?}");
     let candidate: Candidate = app.store.get(15696179).await.unwrap().unwrap();
     assert_eq!(candidate.last_name.as_deref(), Some("Ronnie"));
     assert_eq!(app.refresher.calls(), vec![Refresh::Candidate(15696179)]);
     let outcome = event.outcome.unwrap();
-    assert!(outcome.contains("refreshed candidate 15696179: 2 interviews"), "{outcome}");
+    assert!(
+        outcome.contains("refreshed candidate 15696179: 2 interviews"),
+        "{outcome}"
+    );
 
-    let event = app.deliver(&fixture("webhook_candidate_stage_change.json")).await;
+    let event = app
+        .deliver(&fixture("webhook_candidate_stage_change.json"))
+        .await;
     assert_eq!(event.status, WebhookEventStatus::Applied, "{event:?}");
     let application: Application = app.store.get(265277).await.unwrap().unwrap();
     assert_eq!(application.candidate_id, Some(265772));
     let stage = application.current_stage.unwrap();
     assert_eq!(stage.name.as_deref(), Some("Assessment"));
     assert_eq!(
-        stage.interviews[0].interview_kit.as_ref().unwrap().content.as_deref(),
+        stage.interviews[0]
+            .interview_kit
+            .as_ref()
+            .unwrap()
+            .content
+            .as_deref(),
         Some("Assess their skills")
     );
     let candidate: Candidate = app.store.get(265772).await.unwrap().unwrap();
@@ -463,14 +497,30 @@ async fn interview_deleted_cancels_the_interview(backend: Backend) {
     let mut changes = app.store.subscribe_schedule().await.unwrap();
     app.store.upsert_interview(&interview).await.unwrap();
     let window = (now, now + chrono::Duration::days(2));
-    let scheduled = app.store.interviews_starting_between(window.0, window.1).await.unwrap();
-    assert_eq!(scheduled.iter().map(|i| i.id).collect::<Vec<_>>(), vec![31087450]);
+    let scheduled = app
+        .store
+        .interviews_starting_between(window.0, window.1)
+        .await
+        .unwrap();
+    assert_eq!(
+        scheduled.iter().map(|i| i.id).collect::<Vec<_>>(),
+        vec![31087450]
+    );
 
-    let event = app.deliver(&fixture("webhook_interview_deleted.json")).await;
+    let event = app
+        .deliver(&fixture("webhook_interview_deleted.json"))
+        .await;
     assert_eq!(event.status, WebhookEventStatus::Applied, "{event:?}");
-    assert_eq!(event.outcome.as_deref(), Some("cancelled interview 31087450"));
+    assert_eq!(
+        event.outcome.as_deref(),
+        Some("cancelled interview 31087450")
+    );
 
-    let scheduled = app.store.interviews_starting_between(window.0, window.1).await.unwrap();
+    let scheduled = app
+        .store
+        .interviews_starting_between(window.0, window.1)
+        .await
+        .unwrap();
     assert!(scheduled.is_empty(), "still scheduled: {scheduled:?}");
     let stored = app.store.interviews_for_application(4242).await.unwrap();
     assert_eq!(stored.len(), 1);
@@ -485,10 +535,15 @@ async fn interview_deleted_cancels_the_interview(backend: Backend) {
     })
     .await
     .expect("no Cancelled change within 5 s");
-    assert!(cancelled.is_some(), "schedule stream ended without a Cancelled change");
+    assert!(
+        cancelled.is_some(),
+        "schedule stream ended without a Cancelled change"
+    );
 
     // The same deletion again (a new delivery) is harmless and says so.
-    let event = app.deliver(&fixture("webhook_interview_deleted.json")).await;
+    let event = app
+        .deliver(&fixture("webhook_interview_deleted.json"))
+        .await;
     assert_eq!(event.status, WebhookEventStatus::Applied, "{event:?}");
     let outcome = event.outcome.unwrap();
     assert!(outcome.contains("nothing to cancel"), "{outcome}");
@@ -504,14 +559,23 @@ async fn unhandled_actions_are_ignored(backend: Backend) {
         }
         let body = fixture(&name);
         let event = app.deliver(&body).await;
-        assert_eq!(event.status, WebhookEventStatus::Ignored, "{name}: {event:?}");
+        assert_eq!(
+            event.status,
+            WebhookEventStatus::Ignored,
+            "{name}: {event:?}"
+        );
         let action: Value = serde_json::from_str(&body).unwrap();
         assert_eq!(event.action, action["action"].as_str().unwrap(), "{name}");
         ignored += 1;
     }
     assert!(ignored >= 15, "only {ignored} unhandled fixtures");
     assert!(app.refresher.calls().is_empty());
-    for kind in [EntityKind::Job, EntityKind::Candidate, EntityKind::Application, EntityKind::JobPost] {
+    for kind in [
+        EntityKind::Job,
+        EntityKind::Candidate,
+        EntityKind::Application,
+        EntityKind::JobPost,
+    ] {
         assert_eq!(app.store.count(kind).await.unwrap(), 0, "{kind:?}");
     }
     app.shutdown().await;
@@ -528,7 +592,9 @@ async fn forged_signature_is_refused_and_changes_nothing(backend: Backend) {
     let error: Value = response.json().await.unwrap();
     assert_eq!(error["error"], "the signature does not match the body");
 
-    let response = app.post(body.clone(), Some("sha256 zz"), Some(&event_id)).await;
+    let response = app
+        .post(body.clone(), Some("sha256 zz"), Some(&event_id))
+        .await;
     assert_eq!(response.status(), 401);
 
     let response = app.post(body.clone(), None, Some(&event_id)).await;
@@ -537,16 +603,26 @@ async fn forged_signature_is_refused_and_changes_nothing(backend: Backend) {
     assert_eq!(error["error"], "the Signature header is missing");
 
     assert_eq!(app.store.get_webhook_event(&event_id).await.unwrap(), None);
-    assert!(app.store.recent_webhook_events(10).await.unwrap().is_empty());
+    assert!(app
+        .store
+        .recent_webhook_events(10)
+        .await
+        .unwrap()
+        .is_empty());
     assert_eq!(app.store.get::<Job>(371417).await.unwrap(), None);
 
     // The refused deliveries did not use up the event id: the genuine one is accepted.
     let signature = sign(SECRET.as_bytes(), body.as_bytes());
-    let response = app.post(body.clone(), Some(&signature), Some(&event_id)).await;
+    let response = app
+        .post(body.clone(), Some(&signature), Some(&event_id))
+        .await;
     assert_eq!(response.status(), 200);
     let answer: Value = response.json().await.unwrap();
     assert_eq!(answer["status"], "accepted");
-    assert_eq!(app.finished_event(&event_id).await.status, WebhookEventStatus::Applied);
+    assert_eq!(
+        app.finished_event(&event_id).await.status,
+        WebhookEventStatus::Applied
+    );
     app.shutdown().await;
 }
 
@@ -556,12 +632,20 @@ async fn duplicate_delivery_is_applied_once(backend: Backend) {
     let signature = sign(SECRET.as_bytes(), body.as_bytes());
     let event_id = uuid::Uuid::new_v4().to_string();
 
-    let first = app.post(body.clone(), Some(&signature), Some(&event_id)).await;
+    let first = app
+        .post(body.clone(), Some(&signature), Some(&event_id))
+        .await;
     assert_eq!(first.status(), 200);
     app.finished_event(&event_id).await;
 
-    let second = app.post(body.clone(), Some(&signature), Some(&event_id)).await;
-    assert_eq!(second.status(), 200, "a repeat must still get 200 or Greenhouse retries");
+    let second = app
+        .post(body.clone(), Some(&signature), Some(&event_id))
+        .await;
+    assert_eq!(
+        second.status(),
+        200,
+        "a repeat must still get 200 or Greenhouse retries"
+    );
     let answer: Value = second.json().await.unwrap();
     assert_eq!(answer["status"], "duplicate");
     assert_eq!(answer["event_id"], event_id.as_str());
@@ -580,7 +664,9 @@ async fn refresher_failing_twice_then_succeeding_ends_applied(backend: Backend) 
         ..Default::default()
     };
     let app = spawn_app(backend, options).await;
-    let event = app.deliver(&fixture("webhook_candidate_stage_change.json")).await;
+    let event = app
+        .deliver(&fixture("webhook_candidate_stage_change.json"))
+        .await;
     assert_eq!(event.status, WebhookEventStatus::Applied, "{event:?}");
     assert_eq!(event.attempts, 3);
     let last_error = event.last_error.unwrap();
@@ -589,7 +675,12 @@ async fn refresher_failing_twice_then_succeeding_ends_applied(backend: Backend) 
         "{last_error}"
     );
     assert_eq!(app.refresher.calls(), vec![Refresh::Application(265277); 3]);
-    assert!(app.store.get::<Application>(265277).await.unwrap().is_some());
+    assert!(app
+        .store
+        .get::<Application>(265277)
+        .await
+        .unwrap()
+        .is_some());
     app.shutdown().await;
 }
 
@@ -600,7 +691,9 @@ async fn refresher_always_failing_ends_failed(backend: Backend) {
         ..Default::default()
     };
     let app = spawn_app(backend, options).await;
-    let event = app.deliver(&fixture("webhook_candidate_or_prospect_updated.json")).await;
+    let event = app
+        .deliver(&fixture("webhook_candidate_or_prospect_updated.json"))
+        .await;
     assert_eq!(event.status, WebhookEventStatus::Failed, "{event:?}");
     assert_eq!(event.attempts, 3);
     assert_eq!(
@@ -612,7 +705,12 @@ async fn refresher_always_failing_ends_failed(backend: Backend) {
     let log = app.store.recent_webhook_events(10).await.unwrap();
     assert_eq!(log.len(), 1);
     assert_eq!(log[0].status, WebhookEventStatus::Failed);
-    assert!(app.store.unfinished_webhook_events(10).await.unwrap().is_empty());
+    assert!(app
+        .store
+        .unfinished_webhook_events(10)
+        .await
+        .unwrap()
+        .is_empty());
     app.shutdown().await;
 }
 
@@ -621,8 +719,16 @@ async fn unfinished_events_are_resumed_on_start(backend: Backend) {
     let (store, redis, dir) = open_store(backend).await;
     let received_at = Utc::now() - chrono::Duration::minutes(5);
     for (id, status, file) in [
-        ("resume-pending", WebhookEventStatus::Pending, "webhook_job_created.json"),
-        ("resume-retrying", WebhookEventStatus::Retrying, "webhook_interview_deleted.json"),
+        (
+            "resume-pending",
+            WebhookEventStatus::Pending,
+            "webhook_job_created.json",
+        ),
+        (
+            "resume-retrying",
+            WebhookEventStatus::Retrying,
+            "webhook_interview_deleted.json",
+        ),
     ] {
         let event = pending_event(id, &fixture(file), received_at);
         store
@@ -672,13 +778,23 @@ async fn body_over_the_limit_is_refused() {
     let response = app.post(body.clone(), Some(&signature), None).await;
     assert_eq!(response.status(), 413);
     let error: Value = response.json().await.unwrap();
-    assert_eq!(error["error"], format!("body is larger than the limit of {BODY_LIMIT} bytes"));
+    assert_eq!(
+        error["error"],
+        format!("body is larger than the limit of {BODY_LIMIT} bytes")
+    );
 
     // Chunked, so no Content-Length: refused while streaming.
-    let (status, _) = app.post_chunked(body.as_bytes(), 8 * 1024, &signature, None).await;
+    let (status, _) = app
+        .post_chunked(body.as_bytes(), 8 * 1024, &signature, None)
+        .await;
     assert_eq!(status, 413);
 
-    assert!(app.store.recent_webhook_events(10).await.unwrap().is_empty());
+    assert!(app
+        .store
+        .recent_webhook_events(10)
+        .await
+        .unwrap()
+        .is_empty());
     app.shutdown().await;
 }
 
@@ -688,9 +804,14 @@ async fn chunked_body_within_the_limit_is_accepted() {
     let body = fixture("webhook_job_created.json");
     let signature = sign(SECRET.as_bytes(), body.as_bytes());
     let event_id = uuid::Uuid::new_v4().to_string();
-    let (status, _) = app.post_chunked(body.as_bytes(), 100, &signature, Some(&event_id)).await;
+    let (status, _) = app
+        .post_chunked(body.as_bytes(), 100, &signature, Some(&event_id))
+        .await;
     assert_eq!(status, 200);
-    assert_eq!(app.finished_event(&event_id).await.status, WebhookEventStatus::Applied);
+    assert_eq!(
+        app.finished_event(&event_id).await.status,
+        WebhookEventStatus::Applied
+    );
     app.shutdown().await;
 }
 
@@ -707,9 +828,17 @@ async fn malformed_bodies_are_refused_with_400() {
         let response = app.post(body.clone(), Some(&signature), None).await;
         assert_eq!(response.status(), 400, "{}", String::from_utf8_lossy(&body));
         let error: Value = response.json().await.unwrap();
-        assert!(error["error"].as_str().is_some_and(|e| !e.is_empty()), "{error}");
+        assert!(
+            error["error"].as_str().is_some_and(|e| !e.is_empty()),
+            "{error}"
+        );
     }
-    assert!(app.store.recent_webhook_events(10).await.unwrap().is_empty());
+    assert!(app
+        .store
+        .recent_webhook_events(10)
+        .await
+        .unwrap()
+        .is_empty());
     app.shutdown().await;
 }
 
@@ -723,7 +852,13 @@ async fn missing_secret_answers_503_so_greenhouse_retries() {
     let (event_id, response) = app.post_signed(&fixture("webhook_job_created.json")).await;
     assert_eq!(response.status(), 503);
     let error: Value = response.json().await.unwrap();
-    assert!(error["error"].as_str().unwrap().contains("no webhook secret is configured"), "{error}");
+    assert!(
+        error["error"]
+            .as_str()
+            .unwrap()
+            .contains("no webhook secret is configured"),
+        "{error}"
+    );
     assert_eq!(app.store.get_webhook_event(&event_id).await.unwrap(), None);
     app.shutdown().await;
 }
@@ -737,11 +872,26 @@ async fn unsigned_ping_is_accepted_but_nothing_else_is() {
     assert_eq!(response.status(), 200);
     let answer: Value = response.json().await.unwrap();
     let event_id = answer["event_id"].as_str().unwrap().to_string();
-    assert!(uuid::Uuid::parse_str(&event_id).is_ok(), "generated id: {event_id}");
-    assert_eq!(app.finished_event(&event_id).await.status, WebhookEventStatus::Applied);
-    assert_eq!(app.store.webhook_pings().await.unwrap()[0].web_hook_id, 9590);
+    assert!(
+        uuid::Uuid::parse_str(&event_id).is_ok(),
+        "generated id: {event_id}"
+    );
+    assert_eq!(
+        app.finished_event(&event_id).await.status,
+        WebhookEventStatus::Applied
+    );
+    assert_eq!(
+        app.store.webhook_pings().await.unwrap()[0].web_hook_id,
+        9590
+    );
 
-    let response = app.post(fixture("webhook_candidate_or_prospect_updated.json"), None, None).await;
+    let response = app
+        .post(
+            fixture("webhook_candidate_or_prospect_updated.json"),
+            None,
+            None,
+        )
+        .await;
     assert_eq!(response.status(), 401);
     app.shutdown().await;
 }
@@ -753,7 +903,11 @@ async fn every_webhook_fixture_is_answered_200() {
         let (event_id, response) = app.post_signed(&fixture(&name)).await;
         assert_eq!(response.status(), 200, "{name}");
         let event = app.finished_event(&event_id).await;
-        assert_ne!(event.status, WebhookEventStatus::Failed, "{name}: {event:?}");
+        assert_ne!(
+            event.status,
+            WebhookEventStatus::Failed,
+            "{name}: {event:?}"
+        );
     }
     app.shutdown().await;
 }
@@ -761,9 +915,14 @@ async fn every_webhook_fixture_is_answered_200() {
 #[actix_web::test]
 async fn unmappable_payload_fails_at_once_with_a_readable_error() {
     let app = spawn_app(Backend::Embedded, Options::default()).await;
-    let event = app.deliver(r#"{"action":"interview_deleted","payload":{"interview":{}}}"#).await;
+    let event = app
+        .deliver(r#"{"action":"interview_deleted","payload":{"interview":{}}}"#)
+        .await;
     assert_eq!(event.status, WebhookEventStatus::Failed, "{event:?}");
-    assert_eq!(event.attempts, 1, "the same body can never map, so no retries");
+    assert_eq!(
+        event.attempts, 1,
+        "the same body can never map, so no retries"
+    );
     assert_eq!(
         event.last_error.as_deref(),
         Some("interview_deleted: payload has no `payload.interview.id`")
@@ -781,12 +940,45 @@ async fn event_log_failure_answers_503_and_releases_the_event_id() {
     let body = fixture("webhook_job_created.json");
     let signature = sign(SECRET.as_bytes(), body.as_bytes());
     let event_id = uuid::Uuid::new_v4().to_string();
-    let response = app.post(body.clone(), Some(&signature), Some(&event_id)).await;
+    let response = app
+        .post(body.clone(), Some(&signature), Some(&event_id))
+        .await;
     assert_eq!(response.status(), 503);
     let error: Value = response.json().await.unwrap();
-    assert_eq!(error["error"], "the event could not be recorded; retry later");
+    assert_eq!(
+        error["error"],
+        "the event could not be recorded; retry later"
+    );
     // Released: Greenhouse's retry of this delivery is not mistaken for a duplicate.
-    assert!(app.store.claim_event_id(&event_id, Duration::from_secs(60)).await.unwrap());
+    assert!(app
+        .store
+        .claim_event_id(&event_id, Duration::from_secs(60))
+        .await
+        .unwrap());
+    app.shutdown().await;
+}
+
+#[actix_web::test]
+async fn claimed_but_unrecorded_delivery_is_accepted_on_retry() {
+    // A previous process claimed the id and died before persisting the event: the retry must
+    // not be dropped as a duplicate, or the delivery is lost.
+    let app = spawn_app(Backend::Embedded, Options::default()).await;
+    let event_id = uuid::Uuid::new_v4().to_string();
+    assert!(app
+        .store
+        .claim_event_id(&event_id, Duration::from_secs(60))
+        .await
+        .unwrap());
+    let body = fixture("webhook_job_created.json");
+    let signature = sign(SECRET.as_bytes(), body.as_bytes());
+    let response = app.post(body, Some(&signature), Some(&event_id)).await;
+    assert_eq!(response.status(), 200);
+    let answer: Value = response.json().await.unwrap();
+    assert_eq!(answer["status"], "accepted");
+    assert_eq!(
+        app.finished_event(&event_id).await.status,
+        WebhookEventStatus::Applied
+    );
     app.shutdown().await;
 }
 
@@ -804,13 +996,19 @@ async fn try_apply_steps_through_retrying_to_failed() {
         .unwrap();
 
     let first = try_apply(&store, &refresher, "step", 2).await.unwrap();
-    assert!(matches!(first, StepOutcome::Retrying { attempts: 1, .. }), "{first:?}");
+    assert!(
+        matches!(first, StepOutcome::Retrying { attempts: 1, .. }),
+        "{first:?}"
+    );
     let logged = store.get_webhook_event("step").await.unwrap().unwrap();
     assert_eq!(logged.status, WebhookEventStatus::Retrying);
     assert_eq!(store.unfinished_webhook_events(10).await.unwrap().len(), 1);
 
     let second = try_apply(&store, &refresher, "step", 2).await.unwrap();
-    assert!(matches!(second, StepOutcome::Failed { attempts: 2, .. }), "{second:?}");
+    assert!(
+        matches!(second, StepOutcome::Failed { attempts: 2, .. }),
+        "{second:?}"
+    );
 
     // A finished event is left alone.
     let third = try_apply(&store, &refresher, "step", 2).await.unwrap();
@@ -818,7 +1016,10 @@ async fn try_apply_steps_through_retrying_to_failed() {
     assert_eq!(refresher.calls().len(), 2);
 
     let missing = try_apply(&store, &refresher, "nope", 2).await.unwrap();
-    assert!(matches!(missing, StepOutcome::Skipped { .. }), "{missing:?}");
+    assert!(
+        matches!(missing, StepOutcome::Skipped { .. }),
+        "{missing:?}"
+    );
 }
 
 fn pending_event(id: &str, body: &str, received_at: DateTime<Utc>) -> WebhookEvent {

@@ -1,6 +1,17 @@
 //! The media plane: joins video calls and captures each participant's audio.
 //!
-//! No actix, Greenhouse or Redis lives here. This crate starts with the platform registry,
-//! which the control plane already needs to tell a supported meeting URL from an unsupported one.
+//! No actix, Greenhouse or Redis lives here. Layout: `call` is the connector-neutral API, `registry` picks a
+//! connector by meeting URL, `whep` is the first connector, `audio` the pure receive path, `recorder` the
+//! durable Ogg/Opus writer, and `room` a WHEP test room that tests, benchmarks and the demo play calls from.
 
+pub mod audio;
+pub mod call;
 pub mod platform;
+pub mod recorder;
+pub mod registry;
+
+pub use call::{
+    BearerToken, CallConnector, CallEvent, CallSession, DisconnectReason, JoinError, JoinSpec,
+    ParticipantId, ParticipantStats, PcmFrame,
+};
+pub use registry::ConnectorRegistry;

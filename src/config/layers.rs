@@ -24,9 +24,9 @@ pub fn load(
     env: impl IntoIterator<Item = (String, String)>,
 ) -> Result<Settings, ConfigError> {
     let mut problems = Vec::new();
-    let mut merged: Table = DEFAULT_TOML
-        .parse()
-        .map_err(|e| ConfigError { problems: vec![format!("built-in defaults: {e}")] })?;
+    let mut merged: Table = DEFAULT_TOML.parse().map_err(|e| ConfigError {
+        problems: vec![format!("built-in defaults: {e}")],
+    })?;
     let defaults = merged.clone();
 
     if let Some(path) = file {
@@ -34,15 +34,28 @@ pub fn load(
             Err(e) => problems.push(format!("{}: {e}", path.display())),
             Ok(text) => match text.parse::<Table>() {
                 Err(e) => problems.push(format!("{}: {e}", path.display())),
-                Ok(table) => merge_file(&defaults, &mut merged, table, "", &path.display().to_string(), &mut problems),
+                Ok(table) => merge_file(
+                    &defaults,
+                    &mut merged,
+                    table,
+                    "",
+                    &path.display().to_string(),
+                    &mut problems,
+                ),
             },
         }
     }
 
-    let mut env: Vec<_> = env.into_iter().filter(|(k, _)| k.starts_with(ENV_PREFIX)).collect();
+    let mut env: Vec<_> = env
+        .into_iter()
+        .filter(|(k, _)| k.starts_with(ENV_PREFIX))
+        .collect();
     env.sort();
     for (key, raw) in env {
-        let path: Vec<String> = key[ENV_PREFIX.len()..].split("__").map(str::to_ascii_lowercase).collect();
+        let path: Vec<String> = key[ENV_PREFIX.len()..]
+            .split("__")
+            .map(str::to_ascii_lowercase)
+            .collect();
         match lookup(&defaults, &path) {
             None | Some(Value::Table(_)) => problems.push(format!("{key}: no such setting")),
             Some(default) => match coerce(default, &raw) {
@@ -69,9 +82,20 @@ pub fn load(
     }
 }
 
-fn merge_file(defaults: &Table, merged: &mut Table, file: Table, prefix: &str, source: &str, problems: &mut Vec<String>) {
+fn merge_file(
+    defaults: &Table,
+    merged: &mut Table,
+    file: Table,
+    prefix: &str,
+    source: &str,
+    problems: &mut Vec<String>,
+) {
     for (k, v) in file {
-        let name = if prefix.is_empty() { k.clone() } else { format!("{prefix}.{k}") };
+        let name = if prefix.is_empty() {
+            k.clone()
+        } else {
+            format!("{prefix}.{k}")
+        };
         match (defaults.get(&k), v) {
             (None, _) => problems.push(format!("{source}: unknown key `{name}`")),
             (Some(Value::Table(d)), Value::Table(t)) => {
@@ -104,9 +128,16 @@ const CHOICES: &[(&[&str], &[&str])] = &[
 fn check_choices(defaults: &Table, merged: &mut Table, problems: &mut Vec<String>) {
     for (path, allowed) in CHOICES {
         let path: Vec<String> = path.iter().map(|p| p.to_string()).collect();
-        let current = lookup(merged, &path).and_then(Value::as_str).unwrap_or_default().to_string();
+        let current = lookup(merged, &path)
+            .and_then(Value::as_str)
+            .unwrap_or_default()
+            .to_string();
         if !allowed.contains(&current.as_str()) {
-            problems.push(format!("{}: expected one of {}, got {current:?}", path.join("."), allowed.join(", ")));
+            problems.push(format!(
+                "{}: expected one of {}, got {current:?}",
+                path.join("."),
+                allowed.join(", ")
+            ));
             if let Some(d) = lookup(defaults, &path).cloned() {
                 set(merged, &path, d);
             }
@@ -145,7 +176,11 @@ fn set(table: &mut Table, path: &[String], value: Value) {
 fn coerce(default: &Value, raw: &str) -> Result<Value, &'static str> {
     match default {
         Value::String(_) => Ok(Value::String(raw.to_string())),
-        Value::Integer(_) => raw.trim().parse().map(Value::Integer).map_err(|_| "an integer"),
+        Value::Integer(_) => raw
+            .trim()
+            .parse()
+            .map(Value::Integer)
+            .map_err(|_| "an integer"),
         Value::Float(_) => raw.trim().parse().map(Value::Float).map_err(|_| "a number"),
         Value::Boolean(_) => match raw.trim().to_ascii_lowercase().as_str() {
             "true" | "1" | "yes" | "on" => Ok(Value::Boolean(true)),
@@ -162,18 +197,33 @@ fn validate(s: &Settings, problems: &mut Vec<String>) {
             problems.push(msg);
         }
     };
-    check(is_http_url(&s.public_url), format!("public_url: expected an http(s) URL, got {:?}", s.public_url));
+    check(
+        is_http_url(&s.public_url),
+        format!(
+            "public_url: expected an http(s) URL, got {:?}",
+            s.public_url
+        ),
+    );
     check(
         is_http_url(&s.greenhouse.harvest_base_url),
-        format!("greenhouse.harvest_base_url: expected an http(s) URL, got {:?}", s.greenhouse.harvest_base_url),
+        format!(
+            "greenhouse.harvest_base_url: expected an http(s) URL, got {:?}",
+            s.greenhouse.harvest_base_url
+        ),
     );
     check(
         is_http_url(&s.greenhouse.token_url),
-        format!("greenhouse.token_url: expected an http(s) URL, got {:?}", s.greenhouse.token_url),
+        format!(
+            "greenhouse.token_url: expected an http(s) URL, got {:?}",
+            s.greenhouse.token_url
+        ),
     );
     check(
         (1..=500).contains(&s.greenhouse.per_page),
-        format!("greenhouse.per_page: must be 1..=500, got {}", s.greenhouse.per_page),
+        format!(
+            "greenhouse.per_page: must be 1..=500, got {}",
+            s.greenhouse.per_page
+        ),
     );
     check(
         s.greenhouse.request_timeout_secs > 0,
@@ -184,7 +234,10 @@ fn validate(s: &Settings, problems: &mut Vec<String>) {
         email.is_empty() || email.contains('@'),
         format!("greenhouse.integration_user_email: {email:?} is not an email address"),
     );
-    check(!s.data_dir.as_os_str().is_empty(), "data_dir: must not be empty".into());
+    check(
+        !s.data_dir.as_os_str().is_empty(),
+        "data_dir: must not be empty".into(),
+    );
     let redis = &s.store.redis_url;
     check(
         redis.is_empty() || redis::parse_redis_url(redis).is_some(),
@@ -192,15 +245,33 @@ fn validate(s: &Settings, problems: &mut Vec<String>) {
     );
     check(
         !s.store.key_prefix.is_empty() && !s.store.key_prefix.chars().any(char::is_whitespace),
-        format!("store.key_prefix: must be non-empty without spaces, got {:?}", s.store.key_prefix),
+        format!(
+            "store.key_prefix: must be non-empty without spaces, got {:?}",
+            s.store.key_prefix
+        ),
     );
-    check(s.sync.interval_secs >= 10, format!("sync.interval_secs: must be at least 10, got {}", s.sync.interval_secs));
-    check(s.sync.window_ahead_days >= 1, "sync.window_ahead_days: must be at least 1".into());
+    check(
+        s.sync.interval_secs >= 10,
+        format!(
+            "sync.interval_secs: must be at least 10, got {}",
+            s.sync.interval_secs
+        ),
+    );
+    check(
+        s.sync.window_ahead_days >= 1,
+        "sync.window_ahead_days: must be at least 1".into(),
+    );
     check(
         s.webhooks.body_limit_bytes >= 1024,
-        format!("webhooks.body_limit_bytes: must be at least 1024, got {}", s.webhooks.body_limit_bytes),
+        format!(
+            "webhooks.body_limit_bytes: must be at least 1024, got {}",
+            s.webhooks.body_limit_bytes
+        ),
     );
-    check(s.webhooks.max_apply_attempts >= 1, "webhooks.max_apply_attempts: must be at least 1".into());
+    check(
+        s.webhooks.max_apply_attempts >= 1,
+        "webhooks.max_apply_attempts: must be at least 1".into(),
+    );
     let key = s.security.encryption_key.expose_secret();
     check(
         key.is_empty()
@@ -214,7 +285,9 @@ fn validate(s: &Settings, problems: &mut Vec<String>) {
 }
 
 fn is_http_url(s: &str) -> bool {
-    url::Url::parse(s).map(|u| matches!(u.scheme(), "http" | "https") && u.has_host()).unwrap_or(false)
+    url::Url::parse(s)
+        .map(|u| matches!(u.scheme(), "http" | "https") && u.has_host())
+        .unwrap_or(false)
 }
 
 #[cfg(test)]
@@ -223,7 +296,10 @@ mod tests {
     use std::io::Write;
 
     fn env(pairs: &[(&str, &str)]) -> Vec<(String, String)> {
-        pairs.iter().map(|(k, v)| (k.to_string(), v.to_string())).collect()
+        pairs
+            .iter()
+            .map(|(k, v)| (k.to_string(), v.to_string()))
+            .collect()
     }
 
     #[test]
@@ -231,7 +307,10 @@ mod tests {
         let s = load(None, env(&[])).unwrap();
         assert_eq!(s.server.port, 8080);
         assert!(s.store.redis_url.is_empty());
-        assert_eq!(s.webhook_endpoint(), "http://localhost:8080/webhooks/greenhouse");
+        assert_eq!(
+            s.webhook_endpoint(),
+            "http://localhost:8080/webhooks/greenhouse"
+        );
     }
 
     #[test]
@@ -256,7 +335,11 @@ mod tests {
     #[test]
     fn every_bad_key_is_reported_together() {
         let mut f = tempfile::NamedTempFile::new().unwrap();
-        writeln!(f, "bogus = 1\n[server]\nport = \"eighty\"\n[greenhouse]\nper_page = 900").unwrap();
+        writeln!(
+            f,
+            "bogus = 1\n[server]\nport = \"eighty\"\n[greenhouse]\nper_page = 900"
+        )
+        .unwrap();
         let err = load(
             Some(f.path()),
             env(&[
@@ -267,7 +350,14 @@ mod tests {
         )
         .unwrap_err();
         let all = err.problems.join("\n");
-        for needle in ["bogus", "server.port", "PANELIST__SERVER__PROT", "PANELIST__SYNC__INTERVAL_SECS", "public_url", "per_page"] {
+        for needle in [
+            "bogus",
+            "server.port",
+            "PANELIST__SERVER__PROT",
+            "PANELIST__SYNC__INTERVAL_SECS",
+            "public_url",
+            "per_page",
+        ] {
             assert!(all.contains(needle), "missing {needle} in:\n{all}");
         }
     }
@@ -289,7 +379,11 @@ mod tests {
 
     #[test]
     fn debug_output_hides_secrets() {
-        let s = load(None, env(&[("PANELIST__GREENHOUSE__CLIENT_SECRET", "s3cr3t-value")])).unwrap();
+        let s = load(
+            None,
+            env(&[("PANELIST__GREENHOUSE__CLIENT_SECRET", "s3cr3t-value")]),
+        )
+        .unwrap();
         assert!(!format!("{s:?}").contains("s3cr3t-value"));
     }
 }

@@ -95,7 +95,10 @@ pub struct SecuritySettings {
 impl Settings {
     /// The URL to paste into Greenhouse's webhook form.
     pub fn webhook_endpoint(&self) -> String {
-        format!("{}/webhooks/greenhouse", self.public_url.trim_end_matches('/'))
+        format!(
+            "{}/webhooks/greenhouse",
+            self.public_url.trim_end_matches('/')
+        )
     }
 
     /// The compiled-in defaults, for tests and tools that need a base to adjust.

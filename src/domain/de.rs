@@ -34,3 +34,14 @@ pub fn display_name(
         joined
     }
 }
+
+/// The two shapes a location arrives in.
+#[derive(Deserialize)]
+#[serde(untagged)]
+pub enum LocationRepr {
+    Plain(String),
+    Object {
+        #[serde(default)]
+        name: Option<String>,
+    },
+}

@@ -7,9 +7,7 @@
 mod de;
 mod interview;
 
-pub use interview::{
-    Interview, InterviewStatus, InterviewTime, Interviewer, StageInterviewRef,
-};
+pub use interview::{Interview, InterviewStatus, InterviewTime, Interviewer, StageInterviewRef};
 
 use chrono::{DateTime, NaiveDate, Utc};
 use serde::{Deserialize, Serialize};
@@ -168,10 +166,22 @@ pub struct Job {
 }
 entity!(Job, EntityKind::Job);
 
+/// Harvest sends a job post's location as `{"name": ...}`; the `job_post_updated` webhook sends a
+/// plain string. Both read into this.
 #[derive(Debug, Clone, PartialEq, Default, Serialize, Deserialize)]
+#[serde(from = "de::LocationRepr")]
 pub struct JobPostLocation {
     #[serde(default)]
     pub name: Option<String>,
+}
+
+impl From<de::LocationRepr> for JobPostLocation {
+    fn from(r: de::LocationRepr) -> Self {
+        match r {
+            de::LocationRepr::Plain(name) => JobPostLocation { name: Some(name) },
+            de::LocationRepr::Object { name } => JobPostLocation { name },
+        }
+    }
 }
 
 #[derive(Debug, Clone, PartialEq, Default, Serialize, Deserialize)]

@@ -13,7 +13,7 @@ use super::api::Reply;
 use crate::domain::Id;
 
 /// v3 `ids`-style filters take at most this many ids (documented).
-const MAX_IDS: usize = 50;
+pub(crate) const MAX_IDS: usize = 50;
 const DEFAULT_PER_PAGE: usize = 100;
 const MAX_PER_PAGE: usize = 500;
 
@@ -49,7 +49,10 @@ pub(crate) enum Pred {
     Date(DateField, Op, DateTime<Utc>),
     Ids(IdField, HashSet<Id>),
     /// Address match, case-insensitive: primary only, or primary and secondary.
-    Email { email: String, primary_only: bool },
+    Email {
+        email: String,
+        primary_only: bool,
+    },
     /// Exact string field match (`external_event_id`).
     Eq(&'static str, String),
 }
@@ -72,7 +75,11 @@ pub(crate) fn parse_time(s: &str) -> Option<DateTime<Utc>> {
         .map(|t| t.and_utc())
 }
 
-pub(crate) fn parse_ids(field: &str, raw: &str, limit: Option<usize>) -> Result<HashSet<Id>, Reply> {
+pub(crate) fn parse_ids(
+    field: &str,
+    raw: &str,
+    limit: Option<usize>,
+) -> Result<HashSet<Id>, Reply> {
     let ids: Result<HashSet<Id>, _> = raw
         .split(',')
         .map(str::trim)
@@ -81,14 +88,22 @@ pub(crate) fn parse_ids(field: &str, raw: &str, limit: Option<usize>) -> Result<
         .collect();
     let ids = ids.map_err(|_| validation(field, "Must be a comma-separated list of ids"))?;
     if limit.is_some_and(|l| ids.len() > l) {
-        return Err(validation(field, "At most 50 ids may be given"));
+        return Err(validation(
+            field,
+            &format!("At most {MAX_IDS} ids may be given"),
+        ));
     }
     Ok(ids)
 }
 
 /// A v3 date filter value `op|timestamp`.
 pub(crate) fn parse_v3_date(field: &str, raw: &str) -> Result<(Op, DateTime<Utc>), Reply> {
-    let bad = || validation(field, "Must be of the form gte|<ISO-8601 timestamp> (gt, gte, lt, lte)");
+    let bad = || {
+        validation(
+            field,
+            "Must be of the form gte|<ISO-8601 timestamp> (gt, gte, lt, lte)",
+        )
+    };
     let (op, at) = raw.split_once('|').ok_or_else(bad)?;
     let op = match op {
         "gt" => Op::Gt,
@@ -137,7 +152,10 @@ fn ids_of(obj: &Value, field: IdField) -> Vec<Id> {
         IdField::Job => {
             let mut ids: Vec<Id> = one("job_id");
             if let Some(jobs) = obj.get("jobs").and_then(Value::as_array) {
-                ids.extend(jobs.iter().filter_map(|j| j.get("id").and_then(Value::as_i64)));
+                ids.extend(
+                    jobs.iter()
+                        .filter_map(|j| j.get("id").and_then(Value::as_i64)),
+                );
             }
             ids
         }
@@ -184,7 +202,10 @@ pub(crate) fn parse_per_page(raw: Option<&str>) -> Result<usize, Reply> {
         None => Ok(DEFAULT_PER_PAGE),
         Some(s) => match s.trim().parse::<usize>() {
             Ok(n) if (1..=MAX_PER_PAGE).contains(&n) => Ok(n),
-            _ => Err(validation("per_page", "Must be an integer between 1 and 500")),
+            _ => Err(validation(
+                "per_page",
+                "Must be an integer between 1 and 500",
+            )),
         },
     }
 }

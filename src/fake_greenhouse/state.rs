@@ -7,7 +7,7 @@ use std::time::{Duration, SystemTime, UNIX_EPOCH};
 use chrono::{DateTime, Utc};
 use serde_json::Value;
 
-use super::{Fault, FakeConfig, Note, RateLimitCfg, RecordedRequest};
+use super::{FakeConfig, Fault, Note, RateLimitCfg, RecordedRequest};
 use crate::domain::Id;
 use crate::greenhouse::Resource;
 
@@ -174,7 +174,9 @@ impl State {
                 "name": u.get("name").cloned().unwrap_or(Value::Null),
                 "employee_id": u.get("employee_id").cloned().unwrap_or(Value::Null),
             }),
-            None => serde_json::json!({"id": id, "first_name": null, "last_name": null, "name": null, "employee_id": null}),
+            None => {
+                serde_json::json!({"id": id, "first_name": null, "last_name": null, "name": null, "employee_id": null})
+            }
         }
     }
 }

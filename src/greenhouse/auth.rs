@@ -20,8 +20,8 @@ use crate::domain::Id;
 
 /// The `Authorization` value for a v1 API key: Basic with the key as user and no password.
 pub(crate) fn v1_basic_header(api_key: &SecretString) -> SecretString {
-    let encoded = base64::engine::general_purpose::STANDARD
-        .encode(format!("{}:", api_key.expose_secret()));
+    let encoded =
+        base64::engine::general_purpose::STANDARD.encode(format!("{}:", api_key.expose_secret()));
     SecretString::from(format!("Basic {encoded}"))
 }
 
@@ -184,9 +184,10 @@ impl TokenCache {
             .get(reqwest::header::RETRY_AFTER)
             .and_then(|v| v.to_str().ok())
             .and_then(|v| parse_retry_after(v, std::time::SystemTime::now()));
-        let body = resp.bytes().await.map_err(|e| {
-            TokenFailure::RetryAfter(None, GreenhouseError::from_reqwest(e))
-        })?;
+        let body = resp
+            .bytes()
+            .await
+            .map_err(|e| TokenFailure::RetryAfter(None, GreenhouseError::from_reqwest(e)))?;
         if status.is_success() {
             return self.parse(&body).map_err(TokenFailure::Fatal);
         }
@@ -195,7 +196,9 @@ impl TokenCache {
         let code = serde_json::from_slice::<serde_json::Value>(&body)
             .ok()
             .and_then(|v| v.get("error").and_then(|e| e.as_str()).map(str::to_string))
-            .filter(|c| c.len() <= 64 && c.chars().all(|ch| ch.is_ascii_alphanumeric() || ch == '_'))
+            .filter(|c| {
+                c.len() <= 64 && c.chars().all(|ch| ch.is_ascii_alphanumeric() || ch == '_')
+            })
             .unwrap_or_default();
         let detail = if code.is_empty() {
             format!("token endpoint answered HTTP {}", status.as_u16())

@@ -293,8 +293,7 @@ impl GreenhouseClient {
                 client_id,
                 client_secret,
             } => {
-                if client_id.trim().is_empty() || client_secret.expose_secret().trim().is_empty()
-                {
+                if client_id.trim().is_empty() || client_secret.expose_secret().trim().is_empty() {
                     return Err(GreenhouseError::Config(
                         "the v3 client id or secret is empty".into(),
                     ));
@@ -403,8 +402,9 @@ impl GreenhouseClient {
 
     /// The absolute URL of a routes `Call`.
     pub(crate) fn url(&self, call: &Call) -> Result<Url, GreenhouseError> {
-        let mut url = Url::parse(&format!("{}{}", self.shared.base, call.path))
-            .map_err(|e| GreenhouseError::Config(format!("bad Harvest URL for {}: {e}", call.path)))?;
+        let mut url = Url::parse(&format!("{}{}", self.shared.base, call.path)).map_err(|e| {
+            GreenhouseError::Config(format!("bad Harvest URL for {}: {e}", call.path))
+        })?;
         if !call.query.is_empty() {
             url.query_pairs_mut().extend_pairs(call.query.iter());
         }
@@ -446,7 +446,10 @@ impl GreenhouseClient {
         collect_pages(self.paginate(call)).await
     }
 
-    pub(crate) fn paginate<T>(&self, call: Call) -> BoxStream<'static, Result<Vec<T>, GreenhouseError>>
+    pub(crate) fn paginate<T>(
+        &self,
+        call: Call,
+    ) -> BoxStream<'static, Result<Vec<T>, GreenhouseError>>
     where
         T: DeserializeOwned + Send + 'static,
     {
@@ -468,7 +471,12 @@ impl GreenhouseClient {
                 }
                 let resp = client.execute(ApiRequest::get(url)).await?;
                 let items = decode_page::<T>(&resp.body)?;
-                let link = next_link(resp.headers.get_all(LINK).iter().filter_map(|v| v.to_str().ok()));
+                let link = next_link(
+                    resp.headers
+                        .get_all(LINK)
+                        .iter()
+                        .filter_map(|v| v.to_str().ok()),
+                );
                 let next = match link {
                     Some(l) => Some(resolve_next(&resp.url, &l)?),
                     None => None,
@@ -500,8 +508,10 @@ impl GreenhouseClient {
                 }
             };
             let permit = shared.budget.acquire().await;
-            let mut auth_value = HeaderValue::from_str(authorization.expose_secret())
-                .map_err(|_| GreenhouseError::Config("credentials contain invalid characters".into()))?;
+            let mut auth_value =
+                HeaderValue::from_str(authorization.expose_secret()).map_err(|_| {
+                    GreenhouseError::Config("credentials contain invalid characters".into())
+                })?;
             auth_value.set_sensitive(true);
             let mut rb = shared
                 .http

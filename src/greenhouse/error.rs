@@ -33,7 +33,9 @@ pub enum GreenhouseError {
         errors: Vec<FieldError>,
     },
     /// Still throttled after the bounded number of 429 retries.
-    #[error("Greenhouse rate limit still exceeded after retrying (last Retry-After {retry_after:?})")]
+    #[error(
+        "Greenhouse rate limit still exceeded after retrying (last Retry-After {retry_after:?})"
+    )]
     RateLimited { retry_after: Duration },
     #[error("Greenhouse server error {status}: {body}")]
     Server { status: u16, body: String },

@@ -87,10 +87,7 @@ impl GreenhouseClient {
         match self.api_version() {
             ApiVersion::V1 => {
                 let url = self.url(&call)?;
-                let resp = not_found_as(
-                    self.execute(ApiRequest::get(url)).await.map(Some),
-                    None,
-                )?;
+                let resp = not_found_as(self.execute(ApiRequest::get(url)).await.map(Some), None)?;
                 let Some(resp) = resp else { return Ok(None) };
                 let candidate = decode_object::<Candidate>(&resp.body, "candidate")?;
                 Ok(Some(candidate))
@@ -111,10 +108,7 @@ impl GreenhouseClient {
         match self.api_version() {
             ApiVersion::V1 => {
                 let url = self.url(&routes::candidate(ApiVersion::V1, candidate_id))?;
-                let resp = not_found_as(
-                    self.execute(ApiRequest::get(url)).await.map(Some),
-                    None,
-                )?;
+                let resp = not_found_as(self.execute(ApiRequest::get(url)).await.map(Some), None)?;
                 let Some(resp) = resp else {
                     return Ok(Vec::new());
                 };
@@ -133,7 +127,10 @@ impl GreenhouseClient {
                     candidate_id: Some(candidate_id),
                     ..ListFilter::default()
                 };
-                not_found_as(self.list_all(Resource::Applications, filter).await, Vec::new())
+                not_found_as(
+                    self.list_all(Resource::Applications, filter).await,
+                    Vec::new(),
+                )
             }
         }
     }
@@ -147,8 +144,10 @@ impl GreenhouseClient {
             application_id: Some(application_id),
             ..ListFilter::default()
         };
-        let mut interviews: Vec<Interview> =
-            not_found_as(self.list_all(Resource::Interviews, filter).await, Vec::new())?;
+        let mut interviews: Vec<Interview> = not_found_as(
+            self.list_all(Resource::Interviews, filter).await,
+            Vec::new(),
+        )?;
         for i in &mut interviews {
             i.application_id.get_or_insert(application_id);
         }

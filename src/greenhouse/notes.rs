@@ -209,7 +209,10 @@ impl GreenhouseClient {
 
     /// The candidate's notes: v1 from the activity feed, v3 from `/v3/notes` (all pages, notes
     /// only). A candidate Greenhouse doesn't know has none.
-    pub async fn notes_for_candidate(&self, candidate_id: Id) -> Result<Vec<Note>, GreenhouseError> {
+    pub async fn notes_for_candidate(
+        &self,
+        candidate_id: Id,
+    ) -> Result<Vec<Note>, GreenhouseError> {
         let version = self.api_version();
         let call = routes::notes_for_candidate(version, candidate_id, self.per_page());
         let result = match version {

@@ -124,8 +124,11 @@ pub(crate) fn decode_page<T: DeserializeOwned>(body: &[u8]) -> Result<Vec<T>, Gr
                 .find(|k| map.get(*k).is_some_and(Value::is_array))
                 .map(str::to_string)
                 .or_else(|| {
-                    let arrays: Vec<&String> =
-                        map.iter().filter(|(_, v)| v.is_array()).map(|(k, _)| k).collect();
+                    let arrays: Vec<&String> = map
+                        .iter()
+                        .filter(|(_, v)| v.is_array())
+                        .map(|(k, _)| k)
+                        .collect();
                     (arrays.len() == 1).then(|| arrays[0].clone())
                 });
             match key.and_then(|k| map.remove(&k)) {

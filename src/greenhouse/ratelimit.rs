@@ -142,7 +142,10 @@ impl RateBudget {
                     }
                 }
             };
-            tracing::debug!(wait_ms = wait.as_millis() as u64, "greenhouse rate budget: waiting");
+            tracing::debug!(
+                wait_ms = wait.as_millis() as u64,
+                "greenhouse rate budget: waiting"
+            );
             tokio::time::sleep(wait).await;
         }
     }
@@ -323,7 +326,10 @@ mod tests {
     #[test]
     fn reset_formats() {
         let now = UNIX_EPOCH + Duration::from_secs(1_700_000_000);
-        assert_eq!(parse_reset("1700000010", now), Some(Duration::from_secs(10)));
+        assert_eq!(
+            parse_reset("1700000010", now),
+            Some(Duration::from_secs(10))
+        );
         assert_eq!(parse_reset("1699999990", now), Some(Duration::ZERO));
         assert_eq!(parse_reset("7", now), Some(Duration::from_secs(7)));
         assert_eq!(parse_reset("x", now), None);

@@ -311,7 +311,10 @@ mod tests {
     fn v3_date_filter_encoding() {
         assert_eq!(
             v3_date_filter("updated_at", Cmp::Gte, at()),
-            ("updated_at".to_string(), "gte|2026-01-01T00:00:00Z".to_string())
+            (
+                "updated_at".to_string(),
+                "gte|2026-01-01T00:00:00Z".to_string()
+            )
         );
         let later = at() + chrono::Duration::milliseconds(1500);
         assert_eq!(
@@ -368,7 +371,10 @@ mod tests {
     fn applications_use_last_activity_and_nested_paths() {
         let f = ListFilter::updated_after(at());
         let v1 = list(ApiVersion::V1, Resource::Applications, &f, 10).unwrap();
-        assert_eq!(pairs(&v1)[0], ("last_activity_after", "2026-01-01T00:00:00Z"));
+        assert_eq!(
+            pairs(&v1)[0],
+            ("last_activity_after", "2026-01-01T00:00:00Z")
+        );
         let by_app = ListFilter {
             application_id: Some(7),
             ..ListFilter::default()

@@ -11,7 +11,10 @@ use crate::sync::{GetSyncStatus, StartSync, SyncKind};
 pub fn configure(cfg: &mut web::ServiceConfig) {
     cfg.route("/settings/integration", web::get().to(get_integration))
         .route("/settings/integration", web::put().to(save_integration))
-        .route("/settings/integration/verify", web::post().to(verify_integration))
+        .route(
+            "/settings/integration/verify",
+            web::post().to(verify_integration),
+        )
         .route("/sync", web::post().to(start_sync))
         .route("/sync/status", web::get().to(sync_status))
         .route("/sync/runs", web::get().to(sync_runs))
@@ -25,7 +28,10 @@ struct RevealQuery {
     reveal: Option<String>,
 }
 
-async fn get_integration(state: web::Data<AppState>, q: web::Query<RevealQuery>) -> Result<HttpResponse, ApiError> {
+async fn get_integration(
+    state: web::Data<AppState>,
+    q: web::Query<RevealQuery>,
+) -> Result<HttpResponse, ApiError> {
     let reveal = q.reveal.as_deref() == Some("webhook_secret");
     Ok(HttpResponse::Ok().json(state.integration.view(reveal).await?))
 }
@@ -49,8 +55,13 @@ struct SyncRequest {
 }
 
 /// "Sync": starts a sync (full unless asked otherwise) or reports the one in progress.
-async fn start_sync(state: web::Data<AppState>, body: Option<web::Json<SyncRequest>>) -> Result<HttpResponse, ApiError> {
-    let kind = body.and_then(|b| b.into_inner().kind).unwrap_or(SyncKind::Full);
+async fn start_sync(
+    state: web::Data<AppState>,
+    body: Option<web::Json<SyncRequest>>,
+) -> Result<HttpResponse, ApiError> {
+    let kind = body
+        .and_then(|b| b.into_inner().kind)
+        .unwrap_or(SyncKind::Full);
     let started = state
         .sync
         .send(StartSync { kind })
@@ -79,11 +90,17 @@ impl LimitQuery {
     }
 }
 
-async fn sync_runs(state: web::Data<AppState>, q: web::Query<LimitQuery>) -> Result<HttpResponse, ApiError> {
+async fn sync_runs(
+    state: web::Data<AppState>,
+    q: web::Query<LimitQuery>,
+) -> Result<HttpResponse, ApiError> {
     Ok(HttpResponse::Ok().json(state.store.recent_sync_runs(q.get()).await?))
 }
 
-async fn webhook_events(state: web::Data<AppState>, q: web::Query<LimitQuery>) -> Result<HttpResponse, ApiError> {
+async fn webhook_events(
+    state: web::Data<AppState>,
+    q: web::Query<LimitQuery>,
+) -> Result<HttpResponse, ApiError> {
     Ok(HttpResponse::Ok().json(state.store.recent_webhook_events(q.get()).await?))
 }
 
@@ -92,9 +109,15 @@ struct ScheduleQuery {
     hours: Option<i64>,
 }
 
-async fn schedule(state: web::Data<AppState>, q: web::Query<ScheduleQuery>) -> Result<HttpResponse, ApiError> {
+async fn schedule(
+    state: web::Data<AppState>,
+    q: web::Query<ScheduleQuery>,
+) -> Result<HttpResponse, ApiError> {
     let hours = q.hours.unwrap_or(24).clamp(1, 24 * 31);
     let now = Utc::now();
-    let interviews = state.store.interviews_starting_between(now - Duration::hours(1), now + Duration::hours(hours)).await?;
+    let interviews = state
+        .store
+        .interviews_starting_between(now - Duration::hours(1), now + Duration::hours(hours))
+        .await?;
     Ok(HttpResponse::Ok().json(interviews))
 }

@@ -34,11 +34,15 @@ impl AdminToken {
     /// The configured token, else `{data_dir}/admin-token`, generated on first start.
     pub fn load_or_create(configured: &SecretString, data_dir: &Path) -> std::io::Result<Self> {
         if !configured.expose_secret().trim().is_empty() {
-            return Ok(Self::new(SecretString::from(configured.expose_secret().trim().to_string())));
+            return Ok(Self::new(SecretString::from(
+                configured.expose_secret().trim().to_string(),
+            )));
         }
         let path = data_dir.join(TOKEN_FILE);
         match std::fs::read_to_string(&path) {
-            Ok(t) if !t.trim().is_empty() => Ok(Self::new(SecretString::from(t.trim().to_string()))),
+            Ok(t) if !t.trim().is_empty() => {
+                Ok(Self::new(SecretString::from(t.trim().to_string())))
+            }
             Ok(_) | Err(_) => {
                 std::fs::create_dir_all(data_dir)?;
                 let mut bytes = [0u8; 24];
@@ -73,7 +77,12 @@ pub async fn require_admin(
 }
 
 fn bearer(req: &ServiceRequest) -> Option<&str> {
-    req.headers().get("authorization")?.to_str().ok()?.strip_prefix("Bearer ").map(str::trim)
+    req.headers()
+        .get("authorization")?
+        .to_str()
+        .ok()?
+        .strip_prefix("Bearer ")
+        .map(str::trim)
 }
 
 #[cfg(test)]

@@ -27,7 +27,9 @@ impl ResponseError for ApiError {
             ApiError::Unavailable(_) => StatusCode::SERVICE_UNAVAILABLE,
             ApiError::Settings(e) if e.is_user_error() => StatusCode::UNPROCESSABLE_ENTITY,
             // Greenhouse said no (bad credentials, missing permission): the admin can act on it.
-            ApiError::Settings(SettingsError::Greenhouse(e)) if !e.is_retryable() => StatusCode::UNPROCESSABLE_ENTITY,
+            ApiError::Settings(SettingsError::Greenhouse(e)) if !e.is_retryable() => {
+                StatusCode::UNPROCESSABLE_ENTITY
+            }
             ApiError::Settings(SettingsError::Greenhouse(_)) => StatusCode::BAD_GATEWAY,
             ApiError::Settings(_) | ApiError::Store(_) => StatusCode::INTERNAL_SERVER_ERROR,
         }

@@ -23,5 +23,9 @@ pub struct AppState {
 pub fn configure(cfg: &mut web::ServiceConfig) {
     cfg.route("/healthz", web::get().to(health::healthz))
         .route("/readyz", web::get().to(health::readyz))
-        .service(web::scope("/api").wrap(actix_web::middleware::from_fn(auth::require_admin)).configure(api::configure));
+        .service(
+            web::scope("/api")
+                .wrap(actix_web::middleware::from_fn(auth::require_admin))
+                .configure(api::configure),
+        );
 }

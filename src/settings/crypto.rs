@@ -21,7 +21,10 @@ pub enum CryptoError {
     #[error("security.encryption_key is not 32 base64-encoded bytes")]
     BadKey,
     #[error("cannot read or create the data key at {path}: {source}")]
-    KeyFile { path: PathBuf, source: std::io::Error },
+    KeyFile {
+        path: PathBuf,
+        source: std::io::Error,
+    },
     /// Deliberately vague: the cause is a wrong key or a tampered value, and neither is printed.
     #[error("a stored secret cannot be decrypted with this key (was the data key changed?)")]
     Open,
@@ -41,7 +44,9 @@ impl std::fmt::Debug for DataKey {
 
 impl DataKey {
     pub fn from_bytes(bytes: &[u8]) -> Result<Self, CryptoError> {
-        Aes256Gcm::new_from_slice(bytes).map(|cipher| DataKey { cipher }).map_err(|_| CryptoError::BadKey)
+        Aes256Gcm::new_from_slice(bytes)
+            .map(|cipher| DataKey { cipher })
+            .map_err(|_| CryptoError::BadKey)
     }
 
     /// The configured key if there is one, else `{data_dir}/data.key`, created on first use.
@@ -52,7 +57,10 @@ impl DataKey {
             return Self::from_bytes(&bytes);
         }
         let path = data_dir.join(KEY_FILE);
-        let io = |source| CryptoError::KeyFile { path: path.clone(), source };
+        let io = |source| CryptoError::KeyFile {
+            path: path.clone(),
+            source,
+        };
         match std::fs::read_to_string(&path) {
             Ok(text) => {
                 let bytes = B64.decode(text.trim()).map_err(|_| CryptoError::BadKey)?;
@@ -73,7 +81,10 @@ impl DataKey {
         let mut nonce = [0u8; 12];
         rand::thread_rng().fill_bytes(&mut nonce);
         // Encryption with a valid key and a 12-byte nonce cannot fail for inputs under 64 GiB.
-        let ciphertext = self.cipher.encrypt(Nonce::from_slice(&nonce), plaintext.as_bytes()).unwrap_or_default();
+        let ciphertext = self
+            .cipher
+            .encrypt(Nonce::from_slice(&nonce), plaintext.as_bytes())
+            .unwrap_or_default();
         let mut out = nonce.to_vec();
         out.extend_from_slice(&ciphertext);
         Sealed(format!("{PREFIX}{}", B64.encode(out)))
@@ -86,8 +97,13 @@ impl DataKey {
             return Err(CryptoError::Open);
         }
         let (nonce, ciphertext) = bytes.split_at(12);
-        let plain = self.cipher.decrypt(Nonce::from_slice(nonce), ciphertext).map_err(|_| CryptoError::Open)?;
-        String::from_utf8(plain).map(SecretString::from).map_err(|_| CryptoError::Open)
+        let plain = self
+            .cipher
+            .decrypt(Nonce::from_slice(nonce), ciphertext)
+            .map_err(|_| CryptoError::Open)?;
+        String::from_utf8(plain)
+            .map(SecretString::from)
+            .map_err(|_| CryptoError::Open)
     }
 }
 
@@ -116,10 +132,16 @@ mod tests {
         let key = DataKey::load_or_create(&SecretString::from(""), dir.path()).unwrap();
         let sealed = key.seal("client-secret-123");
         assert!(!sealed.0.contains("client-secret-123"));
-        assert_eq!(key.open(&sealed).unwrap().expose_secret(), "client-secret-123");
+        assert_eq!(
+            key.open(&sealed).unwrap().expose_secret(),
+            "client-secret-123"
+        );
         // The generated key is reused on the next start.
         let again = DataKey::load_or_create(&SecretString::from(""), dir.path()).unwrap();
-        assert_eq!(again.open(&sealed).unwrap().expose_secret(), "client-secret-123");
+        assert_eq!(
+            again.open(&sealed).unwrap().expose_secret(),
+            "client-secret-123"
+        );
     }
 
     #[test]
@@ -141,7 +163,10 @@ mod tests {
         use std::os::unix::fs::PermissionsExt;
         let dir = tempfile::tempdir().unwrap();
         DataKey::load_or_create(&SecretString::from(""), dir.path()).unwrap();
-        let mode = std::fs::metadata(dir.path().join(KEY_FILE)).unwrap().permissions().mode();
+        let mode = std::fs::metadata(dir.path().join(KEY_FILE))
+            .unwrap()
+            .permissions()
+            .mode();
         assert_eq!(mode & 0o077, 0);
     }
 }

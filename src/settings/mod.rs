@@ -7,4 +7,6 @@ mod service;
 
 pub use crypto::DataKey;
 pub use model::{ApiVersion, IntegrationSettings, Sealed};
-pub use service::{IntegrationService, SettingsError, SettingsUpdate, SettingsView, WEBHOOKS_TO_CREATE};
+pub use service::{
+    IntegrationService, SettingsError, SettingsUpdate, SettingsView, WEBHOOKS_TO_CREATE,
+};

@@ -22,7 +22,11 @@ pub const WEBHOOKS_TO_CREATE: &[(&str, &str, bool)] = &[
     ("Job post updated", "job_post_updated", true),
     ("Job created", "job_created", true),
     ("Candidate or prospect updated", "update_candidate", true),
-    ("Candidate has changed stage", "candidate_stage_change", true),
+    (
+        "Candidate has changed stage",
+        "candidate_stage_change",
+        true,
+    ),
     // Not in the vendor guide, but the only way Panelist hears of a cancelled interview at once.
     ("Interview deleted", "interview_deleted", false),
 ];
@@ -31,7 +35,9 @@ pub const WEBHOOKS_TO_CREATE: &[(&str, &str, bool)] = &[
 pub enum SettingsError {
     #[error("{0}")]
     Invalid(String),
-    #[error("Greenhouse credentials are not set: enter a v3 client id and secret (or a v1 API key)")]
+    #[error(
+        "Greenhouse credentials are not set: enter a v3 client id and secret (or a v1 API key)"
+    )]
     NoCredentials,
     #[error("the integration user's email is not set")]
     NoEmail,
@@ -49,7 +55,10 @@ impl SettingsError {
     pub fn is_user_error(&self) -> bool {
         matches!(
             self,
-            SettingsError::Invalid(_) | SettingsError::NoCredentials | SettingsError::NoEmail | SettingsError::UnknownUser(_)
+            SettingsError::Invalid(_)
+                | SettingsError::NoCredentials
+                | SettingsError::NoEmail
+                | SettingsError::UnknownUser(_)
         )
     }
 }
@@ -101,6 +110,9 @@ pub struct WebhookToCreate {
     pub in_setup_guide: bool,
 }
 
+/// A client and the fingerprint of the credentials it was built from.
+type CachedClient = ([u8; 32], GreenhouseClient);
+
 /// Owns the integration settings. Cheap to clone.
 #[derive(Clone)]
 pub struct IntegrationService {
@@ -109,12 +121,17 @@ pub struct IntegrationService {
     config: Arc<Settings>,
     /// One client per account, reused while the credentials stay the same, so every caller
     /// shares its token cache and its rate budget.
-    cached: Arc<tokio::sync::Mutex<Option<([u8; 32], GreenhouseClient)>>>,
+    cached: Arc<tokio::sync::Mutex<Option<CachedClient>>>,
 }
 
 impl IntegrationService {
     pub fn new(store: DynStore, key: DataKey, config: Arc<Settings>) -> Self {
-        IntegrationService { store, key, config, cached: Default::default() }
+        IntegrationService {
+            store,
+            key,
+            config,
+            cached: Default::default(),
+        }
     }
 
     async fn stored(&self) -> Result<IntegrationSettings, SettingsError> {
@@ -125,7 +142,10 @@ impl IntegrationService {
         let s = self.stored().await?;
         let gh = &self.config.greenhouse;
         let mut locked = Vec::new();
-        if !gh.client_id.is_empty() || !gh.client_secret.expose_secret().is_empty() || !gh.api_key.expose_secret().is_empty() {
+        if !gh.client_id.is_empty()
+            || !gh.client_secret.expose_secret().is_empty()
+            || !gh.api_key.expose_secret().is_empty()
+        {
             locked.push("credentials");
         }
         if !gh.integration_user_email.is_empty() {
@@ -137,7 +157,10 @@ impl IntegrationService {
         let secret = self.effective_webhook_secret(&s)?;
         let creds = self.effective_credentials(&s)?;
         Ok(SettingsView {
-            api_version: creds.as_ref().map(credentials_version).unwrap_or(s.api_version),
+            api_version: creds
+                .as_ref()
+                .map(credentials_version)
+                .unwrap_or(s.api_version),
             client_id: match &creds {
                 Some(Credentials::V3 { client_id, .. }) => Some(client_id.clone()),
                 _ => s.client_id.clone(),
@@ -153,11 +176,18 @@ impl IntegrationService {
             locked_by_config: locked,
             webhook: WebhookInfo {
                 endpoint_url: self.config.webhook_endpoint(),
-                secret: secret.as_ref().filter(|_| reveal_webhook_secret).map(|s| s.expose_secret().to_string()),
+                secret: secret
+                    .as_ref()
+                    .filter(|_| reveal_webhook_secret)
+                    .map(|s| s.expose_secret().to_string()),
                 secret_masked: secret.as_ref().map(|s| mask(s.expose_secret())),
                 to_create: WEBHOOKS_TO_CREATE
                     .iter()
-                    .map(|&(ui_name, action, in_setup_guide)| WebhookToCreate { ui_name, action, in_setup_guide })
+                    .map(|&(ui_name, action, in_setup_guide)| WebhookToCreate {
+                        ui_name,
+                        action,
+                        in_setup_guide,
+                    })
                     .collect(),
                 last_pings: self.store.webhook_pings().await?,
             },
@@ -167,7 +197,13 @@ impl IntegrationService {
     /// Saves the form. Changing credentials or the email clears the previous verification.
     pub async fn save(&self, update: SettingsUpdate) -> Result<(), SettingsError> {
         let mut s = self.stored().await?;
-        let before = (s.api_version, s.client_id.clone(), s.client_secret.clone(), s.api_key.clone(), s.integration_user_email.clone());
+        let before = (
+            s.api_version,
+            s.client_id.clone(),
+            s.client_secret.clone(),
+            s.api_key.clone(),
+            s.integration_user_email.clone(),
+        );
         if let Some(v) = update.api_version {
             s.api_version = v;
         }
@@ -183,18 +219,28 @@ impl IntegrationService {
         if let Some(email) = update.integration_user_email {
             let email = email.trim().to_string();
             if !email.is_empty() && !looks_like_email(&email) {
-                return Err(SettingsError::Invalid(format!("{email:?} is not an email address")));
+                return Err(SettingsError::Invalid(format!(
+                    "{email:?} is not an email address"
+                )));
             }
             s.integration_user_email = Some(email).filter(|v| !v.is_empty());
         }
         if let Some(secret) = update.webhook_secret {
             let trimmed = secret.expose_secret().trim();
             if !trimmed.is_empty() && trimmed.len() < 16 {
-                return Err(SettingsError::Invalid("the webhook secret must be at least 16 characters".into()));
+                return Err(SettingsError::Invalid(
+                    "the webhook secret must be at least 16 characters".into(),
+                ));
             }
             s.webhook_secret = self.seal_optional(&secret);
         }
-        let after = (s.api_version, s.client_id.clone(), s.client_secret.clone(), s.api_key.clone(), s.integration_user_email.clone());
+        let after = (
+            s.api_version,
+            s.client_id.clone(),
+            s.client_secret.clone(),
+            s.api_key.clone(),
+            s.integration_user_email.clone(),
+        );
         if before != after {
             s.integration_user_id = None;
             s.integration_user_name = None;
@@ -230,18 +276,28 @@ impl IntegrationService {
         self.view(false).await
     }
 
-    async fn resolve_user(&self, s: &IntegrationSettings) -> Result<crate::domain::User, SettingsError> {
+    async fn resolve_user(
+        &self,
+        s: &IntegrationSettings,
+    ) -> Result<crate::domain::User, SettingsError> {
         let email = self.effective_email(s).ok_or(SettingsError::NoEmail)?;
-        let creds = self.effective_credentials(s)?.ok_or(SettingsError::NoCredentials)?;
+        let creds = self
+            .effective_credentials(s)?
+            .ok_or(SettingsError::NoCredentials)?;
         // The lookup runs before the user id is known, so the token carries no `sub` yet.
         let client = GreenhouseClient::new(self.client_config(creds, None))?;
-        client.user_by_email(&email).await?.ok_or(SettingsError::UnknownUser(email))
+        client
+            .user_by_email(&email)
+            .await?
+            .ok_or(SettingsError::UnknownUser(email))
     }
 
     /// A client acting as the verified integration user, or why there is none yet.
     pub async fn client(&self) -> Result<GreenhouseClient, SettingsError> {
         let s = self.stored().await?;
-        let creds = self.effective_credentials(&s)?.ok_or(SettingsError::NoCredentials)?;
+        let creds = self
+            .effective_credentials(&s)?
+            .ok_or(SettingsError::NoCredentials)?;
         let fingerprint = fingerprint(&creds, s.integration_user_id);
         let mut cached = self.cached.lock().await;
         if let Some((fp, client)) = cached.as_ref() {
@@ -284,13 +340,23 @@ impl IntegrationService {
     }
 
     /// Credentials from config when any are set there, else the stored ones.
-    pub fn effective_credentials(&self, s: &IntegrationSettings) -> Result<Option<Credentials>, SettingsError> {
+    pub fn effective_credentials(
+        &self,
+        s: &IntegrationSettings,
+    ) -> Result<Option<Credentials>, SettingsError> {
         let gh = &self.config.greenhouse;
         let from_config = match gh.api_version {
-            ApiVersion::V3 if !gh.client_id.is_empty() && !gh.client_secret.expose_secret().is_empty() => {
-                Some(Credentials::V3 { client_id: gh.client_id.clone(), client_secret: gh.client_secret.clone() })
+            ApiVersion::V3
+                if !gh.client_id.is_empty() && !gh.client_secret.expose_secret().is_empty() =>
+            {
+                Some(Credentials::V3 {
+                    client_id: gh.client_id.clone(),
+                    client_secret: gh.client_secret.clone(),
+                })
             }
-            ApiVersion::V1 if !gh.api_key.expose_secret().is_empty() => Some(Credentials::V1 { api_key: gh.api_key.clone() }),
+            ApiVersion::V1 if !gh.api_key.expose_secret().is_empty() => Some(Credentials::V1 {
+                api_key: gh.api_key.clone(),
+            }),
             _ => None,
         };
         if from_config.is_some() {
@@ -298,19 +364,25 @@ impl IntegrationService {
         }
         Ok(match s.api_version {
             ApiVersion::V3 => match (&s.client_id, &s.client_secret) {
-                (Some(id), Some(secret)) => {
-                    Some(Credentials::V3 { client_id: id.clone(), client_secret: self.key.open(secret)? })
-                }
+                (Some(id), Some(secret)) => Some(Credentials::V3 {
+                    client_id: id.clone(),
+                    client_secret: self.key.open(secret)?,
+                }),
                 _ => None,
             },
             ApiVersion::V1 => match &s.api_key {
-                Some(key) => Some(Credentials::V1 { api_key: self.key.open(key)? }),
+                Some(key) => Some(Credentials::V1 {
+                    api_key: self.key.open(key)?,
+                }),
                 None => None,
             },
         })
     }
 
-    fn effective_webhook_secret(&self, s: &IntegrationSettings) -> Result<Option<SecretString>, SettingsError> {
+    fn effective_webhook_secret(
+        &self,
+        s: &IntegrationSettings,
+    ) -> Result<Option<SecretString>, SettingsError> {
         let configured = &self.config.greenhouse.webhook_secret;
         if !configured.expose_secret().is_empty() {
             return Ok(Some(configured.clone()));
@@ -351,7 +423,10 @@ fn fingerprint(c: &Credentials, user: Option<i64>) -> [u8; 32] {
     use sha2::{Digest, Sha256};
     let mut h = Sha256::new();
     match c {
-        Credentials::V3 { client_id, client_secret } => {
+        Credentials::V3 {
+            client_id,
+            client_secret,
+        } => {
             h.update(b"v3\0");
             h.update(client_id.as_bytes());
             h.update(b"\0");
@@ -380,7 +455,14 @@ fn looks_like_email(s: &str) -> bool {
 
 /// Shows only the last four characters, enough to tell two secrets apart.
 fn mask(secret: &str) -> String {
-    let tail: String = secret.chars().rev().take(4).collect::<Vec<_>>().into_iter().rev().collect();
+    let tail: String = secret
+        .chars()
+        .rev()
+        .take(4)
+        .collect::<Vec<_>>()
+        .into_iter()
+        .rev()
+        .collect();
     format!("••••{tail}")
 }
 

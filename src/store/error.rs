@@ -17,7 +17,10 @@ impl StoreError {
     pub fn is_retryable(&self) -> bool {
         match self {
             StoreError::Redis(e) => {
-                e.is_io_error() || e.is_connection_dropped() || e.is_connection_refusal() || e.is_timeout()
+                e.is_io_error()
+                    || e.is_connection_dropped()
+                    || e.is_connection_refusal()
+                    || e.is_timeout()
             }
             StoreError::Io(_) => true,
             StoreError::Embedded(_) | StoreError::Corrupt(_) => false,

@@ -9,9 +9,7 @@ mod schedule;
 
 pub use embedded::EmbeddedStore;
 pub use error::StoreError;
-pub use records::{
-    SyncRun, SyncRunStatus, WebhookEvent, WebhookEventStatus, WebhookPing,
-};
+pub use records::{SyncRun, SyncRunStatus, WebhookEvent, WebhookEventStatus, WebhookPing};
 pub use redis_store::RedisStore;
 pub use schedule::{diff_schedule, ScheduleChange, ScheduleChangeKind};
 
@@ -131,7 +129,10 @@ impl<S: Store + ?Sized> StoreExt for S {
 }
 
 /// Opens the store the configuration asks for: Redis when a URL is set, else the embedded file.
-pub async fn open(settings: &crate::config::StoreSettings, data_dir: &std::path::Path) -> StoreResult<DynStore> {
+pub async fn open(
+    settings: &crate::config::StoreSettings,
+    data_dir: &std::path::Path,
+) -> StoreResult<DynStore> {
     if settings.redis_url.is_empty() {
         let path = if settings.embedded_path.is_empty() {
             data_dir.join("panelist.redb")

@@ -46,7 +46,9 @@ pub fn diff_schedule(old: Option<&Interview>, new: &Interview) -> Option<Schedul
             let _ = old;
             None
         }
-        Some(old) if old.start != new.start || old.end != new.end => change(ScheduleChangeKind::Moved),
+        Some(old) if old.start != new.start || old.end != new.end => {
+            change(ScheduleChangeKind::Moved)
+        }
         Some(old) if old != new => change(ScheduleChangeKind::Updated),
         Some(_) => None,
     }
@@ -59,16 +61,26 @@ mod tests {
     use chrono::TimeZone;
 
     fn at(h: u32) -> Option<InterviewTime> {
-        Some(InterviewTime::DateTime { date_time: Utc.with_ymd_and_hms(2026, 12, 1, h, 0, 0).unwrap() })
+        Some(InterviewTime::DateTime {
+            date_time: Utc.with_ymd_and_hms(2026, 12, 1, h, 0, 0).unwrap(),
+        })
     }
 
     fn iv(start: u32) -> Interview {
-        Interview { id: 7, start: at(start), end: at(start + 1), ..Default::default() }
+        Interview {
+            id: 7,
+            start: at(start),
+            end: at(start + 1),
+            ..Default::default()
+        }
     }
 
     #[test]
     fn new_active_interview_is_added() {
-        assert_eq!(diff_schedule(None, &iv(10)).unwrap().kind, ScheduleChangeKind::Added);
+        assert_eq!(
+            diff_schedule(None, &iv(10)).unwrap().kind,
+            ScheduleChangeKind::Added
+        );
     }
 
     #[test]
@@ -87,15 +99,24 @@ mod tests {
     fn new_link_is_an_update() {
         let mut new = iv(10);
         new.video_conferencing_url = Some("https://meet.example/x".into());
-        assert_eq!(diff_schedule(Some(&iv(10)), &new).unwrap().kind, ScheduleChangeKind::Updated);
+        assert_eq!(
+            diff_schedule(Some(&iv(10)), &new).unwrap().kind,
+            ScheduleChangeKind::Updated
+        );
     }
 
     #[test]
     fn status_leaving_scheduled_is_a_cancellation_and_back_is_an_add() {
         let mut done = iv(10);
         done.status = InterviewStatus::Complete;
-        assert_eq!(diff_schedule(Some(&iv(10)), &done).unwrap().kind, ScheduleChangeKind::Cancelled);
-        assert_eq!(diff_schedule(Some(&done), &iv(10)).unwrap().kind, ScheduleChangeKind::Added);
+        assert_eq!(
+            diff_schedule(Some(&iv(10)), &done).unwrap().kind,
+            ScheduleChangeKind::Cancelled
+        );
+        assert_eq!(
+            diff_schedule(Some(&done), &iv(10)).unwrap().kind,
+            ScheduleChangeKind::Added
+        );
         assert_eq!(diff_schedule(None, &done), None);
         assert_eq!(diff_schedule(Some(&done), &done), None);
     }

@@ -48,12 +48,19 @@ pub struct SyncActor {
 
 impl SyncActor {
     pub fn new(syncer: Arc<Syncer>, interval: Option<Duration>) -> Self {
-        SyncActor { syncer, interval, status: Arc::default() }
+        SyncActor {
+            syncer,
+            interval,
+            status: Arc::default(),
+        }
     }
 
     fn start_run(&mut self, kind: SyncKind, ctx: &mut Context<Self>) -> StartedSync {
         if let Some(run_id) = self.lock().running.clone() {
-            return StartedSync { run_id, started: false };
+            return StartedSync {
+                run_id,
+                started: false,
+            };
         }
         let run_id = Syncer::new_run_id();
         *self.lock() = SyncStatus {
@@ -77,12 +84,17 @@ impl SyncActor {
         ctx.spawn(work.into_actor(self).map(|_run, act, _| {
             act.lock().running = None;
         }));
-        StartedSync { run_id, started: true }
+        StartedSync {
+            run_id,
+            started: true,
+        }
     }
 
     fn lock(&self) -> std::sync::MutexGuard<'_, SyncStatus> {
         // A panic while holding this lock leaves plain counters behind; they are safe to reuse.
-        self.status.lock().unwrap_or_else(|poisoned| poisoned.into_inner())
+        self.status
+            .lock()
+            .unwrap_or_else(|poisoned| poisoned.into_inner())
     }
 }
 

@@ -55,7 +55,10 @@ pub fn filter_for(
         SyncKind::Incremental | SyncKind::Auto => high_water,
     };
     match (resource, incremental) {
-        (_, Some(since)) => ListFilter { updated_after: Some(since), ..Default::default() },
+        (_, Some(since)) => ListFilter {
+            updated_after: Some(since),
+            ..Default::default()
+        },
         (Resource::Interviews, None) => ListFilter {
             starts_after: Some(now - window_back),
             starts_before: Some(now + window_ahead),
@@ -92,18 +95,39 @@ mod tests {
 
     #[test]
     fn full_interviews_use_the_window_and_incremental_uses_the_mark() {
-        let f = filter_for(Resource::Interviews, Some(t(1)), SyncKind::Full, t(12), Duration::hours(24), Duration::days(14));
+        let f = filter_for(
+            Resource::Interviews,
+            Some(t(1)),
+            SyncKind::Full,
+            t(12),
+            Duration::hours(24),
+            Duration::days(14),
+        );
         assert_eq!(f.starts_after, Some(t(12) - Duration::hours(24)));
         assert_eq!(f.starts_before, Some(t(12) + Duration::days(14)));
         assert_eq!(f.updated_after, None);
-        let i = filter_for(Resource::Interviews, Some(t(1)), SyncKind::Incremental, t(12), Duration::hours(24), Duration::days(14));
+        let i = filter_for(
+            Resource::Interviews,
+            Some(t(1)),
+            SyncKind::Incremental,
+            t(12),
+            Duration::hours(24),
+            Duration::days(14),
+        );
         assert_eq!(i.updated_after, Some(t(1)));
         assert_eq!(i.starts_after, None);
     }
 
     #[test]
     fn auto_without_a_mark_is_full() {
-        let f = filter_for(Resource::Candidates, None, SyncKind::Auto, t(12), Duration::hours(1), Duration::days(1));
+        let f = filter_for(
+            Resource::Candidates,
+            None,
+            SyncKind::Auto,
+            t(12),
+            Duration::hours(1),
+            Duration::days(1),
+        );
         assert_eq!(f.updated_after, None);
     }
 
@@ -112,6 +136,9 @@ mod tests {
         assert_eq!(next_high_water(Some(t(5)), Some(t(3)), t(9)), Some(t(5)));
         assert_eq!(next_high_water(Some(t(5)), Some(t(7)), t(9)), Some(t(7)));
         assert_eq!(next_high_water(Some(t(5)), None, t(9)), Some(t(5)));
-        assert_eq!(next_high_water(None, None, t(9)), Some(t(9) - Duration::minutes(5)));
+        assert_eq!(
+            next_high_water(None, None, t(9)),
+            Some(t(9) - Duration::minutes(5))
+        );
     }
 }

@@ -79,7 +79,11 @@ pub struct Syncer {
 
 impl Syncer {
     pub fn new(store: DynStore, integration: IntegrationService, settings: SyncSettings) -> Self {
-        Syncer { store, integration, settings }
+        Syncer {
+            store,
+            integration,
+            settings,
+        }
     }
 
     pub fn new_run_id() -> String {
@@ -88,7 +92,12 @@ impl Syncer {
 
     /// Runs one sync and records it. Never fails as a whole: problems end up in the run record,
     /// resource by resource, so one failing endpoint does not stop the others.
-    pub async fn run(&self, id: String, kind: SyncKind, progress: &(dyn Fn(&SyncProgress) + Send + Sync)) -> SyncRun {
+    pub async fn run(
+        &self,
+        id: String,
+        kind: SyncKind,
+        progress: &(dyn Fn(&SyncProgress) + Send + Sync),
+    ) -> SyncRun {
         let started_at = Utc::now();
         let mut run = SyncRun {
             id,
@@ -114,18 +123,53 @@ impl Syncer {
         };
         let before = client.stats();
         for (done, (name, resource)) in RESOURCES.iter().enumerate() {
-            let report = |fetched| progress(&SyncProgress { resource: name, fetched, resources_done: done });
+            let report = |fetched| {
+                progress(&SyncProgress {
+                    resource: name,
+                    fetched,
+                    resources_done: done,
+                })
+            };
             report(0);
             let result = match resource {
-                Resource::Users => self.sync_resource::<User>(&client, name, *resource, kind, started_at, &report).await,
-                Resource::Jobs => self.sync_resource::<Job>(&client, name, *resource, kind, started_at, &report).await,
-                Resource::JobPosts => self.sync_resource::<JobPost>(&client, name, *resource, kind, started_at, &report).await,
-                Resource::JobStages => self.sync_resource::<JobStage>(&client, name, *resource, kind, started_at, &report).await,
-                Resource::Candidates => self.sync_resource::<Candidate>(&client, name, *resource, kind, started_at, &report).await,
-                Resource::Applications => {
-                    self.sync_resource::<Application>(&client, name, *resource, kind, started_at, &report).await
+                Resource::Users => {
+                    self.sync_resource::<User>(&client, name, *resource, kind, started_at, &report)
+                        .await
                 }
-                Resource::Interviews => self.sync_resource::<Interview>(&client, name, *resource, kind, started_at, &report).await,
+                Resource::Jobs => {
+                    self.sync_resource::<Job>(&client, name, *resource, kind, started_at, &report)
+                        .await
+                }
+                Resource::JobPosts => {
+                    self.sync_resource::<JobPost>(
+                        &client, name, *resource, kind, started_at, &report,
+                    )
+                    .await
+                }
+                Resource::JobStages => {
+                    self.sync_resource::<JobStage>(
+                        &client, name, *resource, kind, started_at, &report,
+                    )
+                    .await
+                }
+                Resource::Candidates => {
+                    self.sync_resource::<Candidate>(
+                        &client, name, *resource, kind, started_at, &report,
+                    )
+                    .await
+                }
+                Resource::Applications => {
+                    self.sync_resource::<Application>(
+                        &client, name, *resource, kind, started_at, &report,
+                    )
+                    .await
+                }
+                Resource::Interviews => {
+                    self.sync_resource::<Interview>(
+                        &client, name, *resource, kind, started_at, &report,
+                    )
+                    .await
+                }
             };
             match result {
                 Ok(n) => {
@@ -168,7 +212,11 @@ impl Syncer {
     where
         T: Synced + 'static,
     {
-        let previous = self.store.high_water_mark(name).await.map_err(|e| (0, e.into()))?;
+        let previous = self
+            .store
+            .high_water_mark(name)
+            .await
+            .map_err(|e| (0, e.into()))?;
         let filter = filter_for(
             resource,
             previous,
@@ -182,13 +230,22 @@ impl Syncer {
         let mut newest: Option<DateTime<Utc>> = None;
         while let Some(page) = pages.next().await {
             let page = page.map_err(|e| (fetched, e.into()))?;
-            newest = page.iter().filter_map(Synced::changed_at).chain(newest).max();
-            T::persist(&self.store, &page).await.map_err(|e| (fetched, e.into()))?;
+            newest = page
+                .iter()
+                .filter_map(Synced::changed_at)
+                .chain(newest)
+                .max();
+            T::persist(&self.store, &page)
+                .await
+                .map_err(|e| (fetched, e.into()))?;
             fetched += page.len() as u64;
             report(fetched);
         }
         if let Some(mark) = next_high_water(previous, newest, started_at) {
-            self.store.set_high_water_mark(name, mark).await.map_err(|e| (fetched, e.into()))?;
+            self.store
+                .set_high_water_mark(name, mark)
+                .await
+                .map_err(|e| (fetched, e.into()))?;
         }
         Ok(fetched)
     }
@@ -198,7 +255,10 @@ impl Syncer {
     pub async fn refresh_application(&self, application_id: Id) -> Result<String, SyncError> {
         let client = self.integration.client().await?;
         let fresh = client.interviews_for_application(application_id).await?;
-        let known = self.store.interviews_for_application(application_id).await?;
+        let known = self
+            .store
+            .interviews_for_application(application_id)
+            .await?;
         let fresh_ids: HashSet<Id> = fresh.iter().map(|i| i.id).collect();
         let mut changed = 0;
         for interview in &fresh {
@@ -227,7 +287,11 @@ impl Syncer {
         for app in &applications {
             parts.push(self.refresh_application(app.id).await?);
         }
-        Ok(format!("candidate {candidate_id}: {} applications; {}", applications.len(), parts.join("; ")))
+        Ok(format!(
+            "candidate {candidate_id}: {} applications; {}",
+            applications.len(),
+            parts.join("; ")
+        ))
     }
 
     /// A run record that cannot be written is logged, not fatal: the sync itself still counts.
@@ -241,10 +305,14 @@ impl Syncer {
 #[async_trait::async_trait]
 impl crate::webhooks::Refresher for Syncer {
     async fn refresh_application(&self, application_id: Id) -> Result<String, String> {
-        Syncer::refresh_application(self, application_id).await.map_err(|e| e.to_string())
+        Syncer::refresh_application(self, application_id)
+            .await
+            .map_err(|e| e.to_string())
     }
 
     async fn refresh_candidate(&self, candidate_id: Id) -> Result<String, String> {
-        Syncer::refresh_candidate(self, candidate_id).await.map_err(|e| e.to_string())
+        Syncer::refresh_candidate(self, candidate_id)
+            .await
+            .map_err(|e| e.to_string())
     }
 }

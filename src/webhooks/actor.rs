@@ -157,12 +157,24 @@ async fn execute(
                 format!("upserted job post {}", post.id)
             }
             Command::UpsertCandidate(candidate) => {
-                put(store, std::slice::from_ref(candidate), "candidate", candidate.id).await?;
+                put(
+                    store,
+                    std::slice::from_ref(candidate),
+                    "candidate",
+                    candidate.id,
+                )
+                .await?;
                 format!("upserted candidate {}", candidate.id)
             }
             Command::UpsertApplication(application) => {
                 let application = application.as_ref();
-                put(store, std::slice::from_ref(application), "application", application.id).await?;
+                put(
+                    store,
+                    std::slice::from_ref(application),
+                    "application",
+                    application.id,
+                )
+                .await?;
                 format!("upserted application {}", application.id)
             }
             Command::RefreshCandidate(id) => {
@@ -410,9 +422,19 @@ mod tests {
     fn retry_delay_doubles_and_is_capped() {
         let base = Duration::from_secs(5);
         let cap = Duration::from_secs(60);
-        let delays: Vec<u64> = (1..=6).map(|a| retry_delay(base, a, cap).as_secs()).collect();
+        let delays: Vec<u64> = (1..=6)
+            .map(|a| retry_delay(base, a, cap).as_secs())
+            .collect();
         assert_eq!(delays, vec![5, 10, 20, 40, 60, 60]);
-        assert_eq!(retry_delay(base, 0, cap), base, "attempt 0 is treated as the first");
-        assert_eq!(retry_delay(base, 200, cap), cap, "huge attempt counts do not overflow");
+        assert_eq!(
+            retry_delay(base, 0, cap),
+            base,
+            "attempt 0 is treated as the first"
+        );
+        assert_eq!(
+            retry_delay(base, 200, cap),
+            cap,
+            "huge attempt counts do not overflow"
+        );
     }
 }

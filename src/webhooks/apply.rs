@@ -54,7 +54,10 @@ pub enum Command {
     /// Refetch one application's interviews after its stage changed.
     RefreshApplication(Id),
     CancelInterview(Id),
-    RecordPing { web_hook_id: i64, event: String },
+    RecordPing {
+        web_hook_id: i64,
+        event: String,
+    },
     /// An action Panelist does not act on; the action is kept for the event log.
     Ignore(String),
 }
@@ -87,14 +90,22 @@ pub fn commands_for(webhook: &Webhook) -> Result<Vec<Command>, MapError> {
             // The documented body is the post itself; a nested `job_post` is accepted too, as
             // the `job_post_deleted` body nests it.
             let post = payload.get("job_post").unwrap_or(payload);
-            let post: JobPost = entity(action, &normalise_job_post(post), "payload", &[], "job post")?;
+            let post: JobPost = entity(action, post, "payload", &[], "job post")?;
             vec![Command::UpsertJobPost(post)]
         }
         "update_candidate" => {
-            let candidate: Candidate =
-                entity(action, payload, "payload.candidate", &["candidate"], "candidate")?;
+            let candidate: Candidate = entity(
+                action,
+                payload,
+                "payload.candidate",
+                &["candidate"],
+                "candidate",
+            )?;
             let id = candidate.id;
-            vec![Command::UpsertCandidate(candidate), Command::RefreshCandidate(id)]
+            vec![
+                Command::UpsertCandidate(candidate),
+                Command::RefreshCandidate(id),
+            ]
         }
         "candidate_stage_change" => {
             let mut application: Application = entity(
@@ -213,18 +224,6 @@ fn id_of(value: Option<&Value>) -> Option<Id> {
     }
 }
 
-/// The webhook's post carries `location` as a plain string where Harvest has `{"name": ...}`;
-/// rewrite it to the Harvest shape the domain type reads.
-fn normalise_job_post(post: &Value) -> Value {
-    let mut post = post.clone();
-    if let Some(location) = post.get_mut("location") {
-        if let Value::String(name) = location {
-            *location = serde_json::json!({ "name": name });
-        }
-    }
-    post
-}
-
 #[cfg(test)]
 mod tests {
     use super::*;
@@ -284,13 +283,17 @@ mod tests {
         };
         assert_eq!(post.id, 5);
         assert_eq!(post.job_id, None, "no job_id = a prospect post");
-        assert_eq!(post.location.as_ref().and_then(|l| l.name.as_deref()), Some("Remote"));
+        assert_eq!(
+            post.location.as_ref().and_then(|l| l.name.as_deref()),
+            Some("Remote")
+        );
     }
 
     #[test]
     fn update_candidate_upserts_then_refreshes() {
         let commands = map_fixture("webhook_candidate_or_prospect_updated.json");
-        let [Command::UpsertCandidate(candidate), Command::RefreshCandidate(id)] = commands.as_slice()
+        let [Command::UpsertCandidate(candidate), Command::RefreshCandidate(id)] =
+            commands.as_slice()
         else {
             panic!("unexpected {commands:?}");
         };
@@ -310,7 +313,11 @@ mod tests {
         };
         assert_eq!(app.id, 265277);
         assert_eq!(*id, 265277);
-        assert_eq!(app.candidate_id, Some(265772), "linked from the nested candidate");
+        assert_eq!(
+            app.candidate_id,
+            Some(265772),
+            "linked from the nested candidate"
+        );
         assert_eq!(app.jobs[0].id, 3485);
         let stage = app.current_stage.as_ref().unwrap();
         assert_eq!(stage.id, 71416);
@@ -382,14 +389,38 @@ mod tests {
     #[test]
     fn missing_ids_are_readable_errors() {
         let cases = [
-            (r#"{"action":"interview_deleted","payload":{}}"#, "interview_deleted: payload has no `payload.interview.id`"),
-            (r#"{"action":"interview_deleted","payload":{"interview":{"id":null}}}"#, "payload.interview.id"),
-            (r#"{"action":"update_candidate","payload":{}}"#, "update_candidate: payload has no `payload.candidate`"),
-            (r#"{"action":"update_candidate","payload":{"candidate":{"first_name":"A"}}}"#, "payload.candidate.id"),
-            (r#"{"action":"job_created"}"#, "job_created: payload has no `payload.job`"),
-            (r#"{"action":"job_post_updated","payload":{"title":"x"}}"#, "payload.id"),
-            (r#"{"action":"candidate_stage_change","payload":{"application":{}}}"#, "payload.application.id"),
-            (r#"{"action":"ping","payload":{"event":"x"}}"#, "payload.web_hook_id"),
+            (
+                r#"{"action":"interview_deleted","payload":{}}"#,
+                "interview_deleted: payload has no `payload.interview.id`",
+            ),
+            (
+                r#"{"action":"interview_deleted","payload":{"interview":{"id":null}}}"#,
+                "payload.interview.id",
+            ),
+            (
+                r#"{"action":"update_candidate","payload":{}}"#,
+                "update_candidate: payload has no `payload.candidate`",
+            ),
+            (
+                r#"{"action":"update_candidate","payload":{"candidate":{"first_name":"A"}}}"#,
+                "payload.candidate.id",
+            ),
+            (
+                r#"{"action":"job_created"}"#,
+                "job_created: payload has no `payload.job`",
+            ),
+            (
+                r#"{"action":"job_post_updated","payload":{"title":"x"}}"#,
+                "payload.id",
+            ),
+            (
+                r#"{"action":"candidate_stage_change","payload":{"application":{}}}"#,
+                "payload.application.id",
+            ),
+            (
+                r#"{"action":"ping","payload":{"event":"x"}}"#,
+                "payload.web_hook_id",
+            ),
         ];
         for (body, expected) in cases {
             let err = map_json(body).unwrap_err().to_string();
@@ -399,30 +430,49 @@ mod tests {
 
     #[test]
     fn wrongly_typed_fields_are_readable_errors() {
-        let err = map_json(r#"{"action":"interview_deleted","payload":{"interview":{"id":"abc"}}}"#)
-            .unwrap_err()
-            .to_string();
+        let err =
+            map_json(r#"{"action":"interview_deleted","payload":{"interview":{"id":"abc"}}}"#)
+                .unwrap_err()
+                .to_string();
         assert!(err.contains("not a valid id"), "{err}");
-        let err = map_json(r#"{"action":"update_candidate","payload":{"candidate":{"id":1,"tags":"x"}}}"#)
-            .unwrap_err()
-            .to_string();
-        assert!(err.starts_with("update_candidate: `payload.candidate` is not a valid candidate"), "{err}");
+        let err = map_json(
+            r#"{"action":"update_candidate","payload":{"candidate":{"id":1,"tags":"x"}}}"#,
+        )
+        .unwrap_err()
+        .to_string();
+        assert!(
+            err.starts_with("update_candidate: `payload.candidate` is not a valid candidate"),
+            "{err}"
+        );
     }
 
     #[test]
     fn numeric_string_ids_are_accepted() {
         assert_eq!(
-            map_json(r#"{"action":"interview_deleted","payload":{"interview":{"id":"42"}}}"#).unwrap(),
+            map_json(r#"{"action":"interview_deleted","payload":{"interview":{"id":"42"}}}"#)
+                .unwrap(),
             vec![Command::CancelInterview(42)]
         );
     }
 
     #[test]
     fn bodies_without_an_action_are_refused() {
-        for body in [r#"{"payload":{}}"#, r#"{"action":7}"#, r#"{"action":" "}"#, "[1]", "\"ping\""] {
-            assert!(matches!(Webhook::parse(body), Err(ParseError::MissingAction)), "{body}");
+        for body in [
+            r#"{"payload":{}}"#,
+            r#"{"action":7}"#,
+            r#"{"action":" "}"#,
+            "[1]",
+            "\"ping\"",
+        ] {
+            assert!(
+                matches!(Webhook::parse(body), Err(ParseError::MissingAction)),
+                "{body}"
+            );
         }
-        assert!(matches!(Webhook::parse("{not json"), Err(ParseError::Json(_))));
+        assert!(matches!(
+            Webhook::parse("{not json"),
+            Err(ParseError::Json(_))
+        ));
     }
 
     #[test]

@@ -84,7 +84,8 @@ impl ResponseError for IngestError {
     }
 
     fn error_response(&self) -> HttpResponse {
-        HttpResponse::build(self.status_code()).json(serde_json::json!({ "error": self.to_string() }))
+        HttpResponse::build(self.status_code())
+            .json(serde_json::json!({ "error": self.to_string() }))
     }
 }
 
@@ -119,7 +120,12 @@ async fn ingest(
     let ttl = Duration::from_secs(state.settings.dedup_ttl_secs);
     let (event_id, claimed) = match delivery_id(req) {
         Some(id) => {
-            if !state.store.claim_event_id(&id, ttl).await.map_err(IngestError::Store)? {
+            let fresh = state
+                .store
+                .claim_event_id(&id, ttl)
+                .await
+                .map_err(IngestError::Store)?;
+            if !fresh && is_recorded(state, &id).await? {
                 tracing::info!(event_id = %id, action = %webhook.action, "duplicate webhook delivery dropped");
                 return Ok(HttpResponse::Ok().json(serde_json::json!({
                     "status": "duplicate",
@@ -198,7 +204,11 @@ async fn read_limited(
 /// Greenhouse does not document whether its `ping` is signed, and a failed ping creates the
 /// webhook disabled. So an unsigned body is let through only when it is a ping, whose sole
 /// effect is a ping record; everything else needs a valid signature.
-async fn authenticate(state: &WebhookState, req: &HttpRequest, body: &[u8]) -> Result<(), IngestError> {
+async fn authenticate(
+    state: &WebhookState,
+    req: &HttpRequest,
+    body: &[u8],
+) -> Result<(), IngestError> {
     let Some(header) = req.headers().get(SIGNATURE_HEADER) else {
         let is_ping = std::str::from_utf8(body)
             .ok()
@@ -219,6 +229,25 @@ async fn authenticate(state: &WebhookState, req: &HttpRequest, body: &[u8]) -> R
     let header = header.to_str().map_err(|_| SignatureError::Malformed)?;
     verify(secret.expose_secret().as_bytes(), body, Some(header))?;
     Ok(())
+}
+
+/// Whether a claimed id's event reached the log. A claim without an event means this process
+/// (or a replica) died between claiming and persisting; dropping the retry as a duplicate would
+/// lose the delivery for good, so it is accepted again. In the rare case that the first delivery
+/// is still between the two steps, both persist the same pending event and the actor applies it
+/// once (effects are idempotent anyway). This relies on the log keeping events at least as long
+/// as claims last (`dedup_ttl_secs`).
+async fn is_recorded(state: &WebhookState, event_id: &str) -> Result<bool, IngestError> {
+    let recorded = state
+        .store
+        .get_webhook_event(event_id)
+        .await
+        .map_err(IngestError::Store)?
+        .is_some();
+    if !recorded {
+        tracing::warn!(event_id = %event_id, "event id was claimed but never recorded; accepting the delivery");
+    }
+    Ok(recorded)
 }
 
 /// The `Greenhouse-Event-ID`, if it is usable as a key.

@@ -95,12 +95,27 @@ mod tests {
     fn missing_malformed_and_mismatched_headers_are_told_apart() {
         let body = b"{}";
         assert_eq!(verify(SECRET, body, None), Err(SignatureError::Missing));
-        assert_eq!(verify(SECRET, body, Some("")), Err(SignatureError::Malformed));
-        assert_eq!(verify(SECRET, body, Some("sha1 abcd")), Err(SignatureError::Malformed));
-        assert_eq!(verify(SECRET, body, Some("sha256 not-hex")), Err(SignatureError::Malformed));
-        assert_eq!(verify(SECRET, body, Some("sha256 abcd")), Err(SignatureError::Malformed));
+        assert_eq!(
+            verify(SECRET, body, Some("")),
+            Err(SignatureError::Malformed)
+        );
+        assert_eq!(
+            verify(SECRET, body, Some("sha1 abcd")),
+            Err(SignatureError::Malformed)
+        );
+        assert_eq!(
+            verify(SECRET, body, Some("sha256 not-hex")),
+            Err(SignatureError::Malformed)
+        );
+        assert_eq!(
+            verify(SECRET, body, Some("sha256 abcd")),
+            Err(SignatureError::Malformed)
+        );
         let other = sign(b"other secret", body);
-        assert_eq!(verify(SECRET, body, Some(&other)), Err(SignatureError::Mismatch));
+        assert_eq!(
+            verify(SECRET, body, Some(&other)),
+            Err(SignatureError::Mismatch)
+        );
     }
 
     #[test]
@@ -110,7 +125,10 @@ mod tests {
         let reserialised = r#"{"first_name":"José"}"#.as_bytes();
         let header = sign(SECRET, sent);
         assert_eq!(verify(SECRET, sent, Some(&header)), Ok(()));
-        assert_eq!(verify(SECRET, reserialised, Some(&header)), Err(SignatureError::Mismatch));
+        assert_eq!(
+            verify(SECRET, reserialised, Some(&header)),
+            Err(SignatureError::Mismatch)
+        );
     }
 
     #[test]
@@ -119,6 +137,13 @@ mod tests {
         let hex = sign(SECRET, body).trim_start_matches("sha256 ").to_string();
         assert_eq!(verify(SECRET, body, Some(&format!("SHA256 {hex}"))), Ok(()));
         assert_eq!(verify(SECRET, body, Some(&format!("sha256={hex}"))), Ok(()));
-        assert_eq!(verify(SECRET, body, Some(&format!("  sha256 {}  ", hex.to_uppercase()))), Ok(()));
+        assert_eq!(
+            verify(
+                SECRET,
+                body,
+                Some(&format!("  sha256 {}  ", hex.to_uppercase()))
+            ),
+            Ok(())
+        );
     }
 }

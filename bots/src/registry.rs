@@ -1,0 +1,96 @@
+//! Picks the connector that serves a meeting URL.
+
+use std::sync::Arc;
+
+use url::Url;
+
+use crate::call::{CallConnector, CallSession, JoinError, JoinSpec, UnsupportedPlatform};
+use crate::platform::Platform;
+
+/// The connectors this process can use, chosen by the meeting URL's platform.
+#[derive(Default, Clone)]
+pub struct ConnectorRegistry {
+    connectors: Vec<Arc<dyn CallConnector>>,
+}
+
+impl ConnectorRegistry {
+    pub fn new() -> Self {
+        Self::default()
+    }
+
+    /// Adds a connector; a later one for the same platform replaces the earlier.
+    pub fn with(mut self, connector: Arc<dyn CallConnector>) -> Self {
+        self.connectors
+            .retain(|c| c.platform() != connector.platform());
+        self.connectors.push(connector);
+        self
+    }
+
+    /// The connector for `url`, or which platform it was that nobody serves.
+    pub fn connector_for(&self, url: &Url) -> Result<Arc<dyn CallConnector>, UnsupportedPlatform> {
+        let platform = Platform::of(url);
+        self.connectors
+            .iter()
+            .find(|c| c.platform() == platform)
+            .cloned()
+            .ok_or(UnsupportedPlatform { platform })
+    }
+
+    pub async fn join(&self, spec: JoinSpec) -> Result<CallSession, JoinError> {
+        let connector = self.connector_for(&spec.url)?;
+        connector.join(spec).await
+    }
+}
+
+impl std::fmt::Debug for ConnectorRegistry {
+    fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
+        let platforms: Vec<Platform> = self.connectors.iter().map(|c| c.platform()).collect();
+        f.debug_struct("ConnectorRegistry")
+            .field("platforms", &platforms)
+            .finish()
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+    use async_trait::async_trait;
+
+    struct Fake(Platform);
+
+    #[async_trait]
+    impl CallConnector for Fake {
+        fn platform(&self) -> Platform {
+            self.0
+        }
+        async fn join(&self, _spec: JoinSpec) -> Result<CallSession, JoinError> {
+            Err(JoinError::ServerError { status: 503 })
+        }
+    }
+
+    #[tokio::test]
+    async fn urls_nobody_serves_name_their_platform() {
+        let registry = ConnectorRegistry::new().with(Arc::new(Fake(Platform::Whep)));
+        let cases = [
+            ("https://acme.zoom.us/j/1", Platform::Zoom),
+            ("https://meet.google.com/abc-defg-hij", Platform::GoogleMeet),
+            ("https://teams.microsoft.com/l/x", Platform::MicrosoftTeams),
+            ("https://example.com/call", Platform::Unknown),
+        ];
+        for (raw, platform) in cases {
+            let err = registry
+                .join(JoinSpec::new(Url::parse(raw).unwrap()))
+                .await
+                .unwrap_err();
+            assert!(
+                matches!(err, JoinError::UnsupportedPlatform { platform: p } if p == platform),
+                "{raw}: {err:?}"
+            );
+        }
+        let whep = Url::parse("http://127.0.0.1:1/whep/x").unwrap();
+        assert_eq!(
+            registry.connector_for(&whep).unwrap().platform(),
+            Platform::Whep
+        );
+    }
+}
