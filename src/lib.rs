@@ -8,6 +8,7 @@ pub mod domain;
 pub mod fake_greenhouse;
 pub mod greenhouse;
 pub mod http;
+pub mod models;
 pub mod settings;
 pub mod shutdown;
 pub mod startup;

@@ -9,6 +9,9 @@ pub mod call;
 pub mod platform;
 pub mod recorder;
 pub mod registry;
+pub mod room;
+pub mod rtc;
+pub mod whep;
 
 pub use call::{
     BearerToken, CallConnector, CallEvent, CallSession, DisconnectReason, JoinError, JoinSpec,

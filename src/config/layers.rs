@@ -123,6 +123,8 @@ fn merge_file(
 const CHOICES: &[(&[&str], &[&str])] = &[
     (&["greenhouse", "api_version"], &["v3", "v1"]),
     (&["log", "format"], &["auto", "pretty", "json"]),
+    (&["transcription", "engine"], &["local", "http"]),
+    (&["transcription", "model"], &["tiny.en", "base"]),
 ];
 
 fn check_choices(defaults: &Table, merged: &mut Table, problems: &mut Vec<String>) {
@@ -282,6 +284,92 @@ fn validate(s: &Settings, problems: &mut Vec<String>) {
         // Never echo the key itself.
         "security.encryption_key: must be 32 bytes, base64-encoded".into(),
     );
+    validate_transcription(&s.transcription, problems);
+}
+
+fn validate_transcription(t: &super::TranscriptionSettings, problems: &mut Vec<String>) {
+    let mut check = |ok: bool, msg: String| {
+        if !ok {
+            problems.push(msg);
+        }
+    };
+    check(
+        (1..=64).contains(&t.workers),
+        format!("transcription.workers: must be 1..=64, got {}", t.workers),
+    );
+    check(
+        (1..=64).contains(&t.threads_per_inference),
+        format!(
+            "transcription.threads_per_inference: must be 1..=64, got {}",
+            t.threads_per_inference
+        ),
+    );
+    check(
+        (1..=8).contains(&t.beam_size),
+        format!(
+            "transcription.beam_size: must be 1 (greedy) to 8, got {}",
+            t.beam_size
+        ),
+    );
+    let lang = t.language.as_str();
+    check(
+        lang == "auto" || (lang.len() == 2 && lang.chars().all(|c| c.is_ascii_lowercase())),
+        format!("transcription.language: expected a two-letter code such as \"en\", or \"auto\"; got {lang:?}"),
+    );
+    check(
+        !t.model.is_english_only() || lang == "en",
+        format!(
+            "transcription.language: the {} model only understands English; set language = \"en\" or model = \"base\"",
+            t.model
+        ),
+    );
+    check(
+        t.queue_capacity >= 1,
+        "transcription.queue_capacity: must be at least 1".into(),
+    );
+    check(
+        (1..=30).contains(&t.max_chunk_secs),
+        format!(
+            "transcription.max_chunk_secs: must be 1..=30 (Whisper's window), got {}",
+            t.max_chunk_secs
+        ),
+    );
+    check(
+        t.flush_after_silence_ms <= 60_000,
+        "transcription.flush_after_silence_ms: must be at most 60000".into(),
+    );
+    check(
+        t.pad_ms <= 2_000,
+        "transcription.pad_ms: must be at most 2000".into(),
+    );
+    check(
+        t.min_speech_ms < t.max_chunk_secs * 1000,
+        "transcription.min_speech_ms: must be shorter than max_chunk_secs".into(),
+    );
+    let h = &t.http;
+    check(
+        is_http_url(&h.base_url),
+        format!(
+            "transcription.http.base_url: expected an http(s) URL, got {:?}",
+            h.base_url
+        ),
+    );
+    check(
+        !h.model.trim().is_empty(),
+        "transcription.http.model: must not be empty".into(),
+    );
+    check(
+        h.request_timeout_secs > 0,
+        "transcription.http.request_timeout_secs: must be at least 1".into(),
+    );
+    check(
+        h.max_concurrent_requests >= 1,
+        "transcription.http.max_concurrent_requests: must be at least 1".into(),
+    );
+    check(
+        h.max_retries <= 20,
+        "transcription.http.max_retries: must be at most 20".into(),
+    );
 }
 
 fn is_http_url(s: &str) -> bool {
@@ -375,6 +463,47 @@ mod tests {
         let all = err.problems.join("\n");
         assert!(all.contains("api_version"), "{all}");
         assert!(!all.contains("hunter2"), "secret leaked: {all}");
+    }
+
+    #[test]
+    fn transcription_defaults_and_bad_values_are_reported_together() {
+        let s = load(None, env(&[])).unwrap();
+        assert_eq!(s.transcription.model, crate::models::ModelName::TinyEn);
+        assert_eq!(s.transcription.beam_size, 1);
+        assert_eq!(s.transcription.threads_per_inference, 1);
+        let err = load(
+            None,
+            env(&[
+                ("PANELIST__TRANSCRIPTION__ENGINE", "cloud"),
+                ("PANELIST__TRANSCRIPTION__MODEL", "large"),
+                ("PANELIST__TRANSCRIPTION__BEAM_SIZE", "0"),
+                ("PANELIST__TRANSCRIPTION__MAX_CHUNK_SECS", "45"),
+                ("PANELIST__TRANSCRIPTION__HTTP__BASE_URL", "nope"),
+                ("PANELIST__TRANSCRIPTION__HTTP__API_KEY", "sk-very-secret"),
+            ]),
+        )
+        .unwrap_err();
+        let all = err.problems.join("\n");
+        for needle in [
+            "transcription.engine",
+            "transcription.model",
+            "beam_size",
+            "max_chunk_secs",
+            "http.base_url",
+        ] {
+            assert!(all.contains(needle), "missing {needle} in:\n{all}");
+        }
+        assert!(!all.contains("sk-very-secret"), "{all}");
+        let err = load(None, env(&[("PANELIST__TRANSCRIPTION__LANGUAGE", "de")])).unwrap_err();
+        assert!(err.problems.join("\n").contains("only understands English"));
+        let ok = load(
+            None,
+            env(&[
+                ("PANELIST__TRANSCRIPTION__LANGUAGE", "de"),
+                ("PANELIST__TRANSCRIPTION__MODEL", "base"),
+            ]),
+        );
+        assert!(ok.is_ok());
     }
 
     #[test]

@@ -25,6 +25,7 @@ pub struct Settings {
     pub sync: SyncSettings,
     pub webhooks: WebhookSettings,
     pub security: SecuritySettings,
+    pub transcription: TranscriptionSettings,
 }
 
 #[derive(Debug, Clone, Deserialize)]
@@ -90,6 +91,43 @@ pub struct WebhookSettings {
 #[derive(Debug, Clone, Deserialize)]
 pub struct SecuritySettings {
     pub encryption_key: SecretString,
+}
+
+/// `[transcription]`: speech to text (src/transcribe), and where models live (src/models).
+#[derive(Debug, Clone, Deserialize)]
+pub struct TranscriptionSettings {
+    pub engine: TranscriptionEngineKind,
+    pub model: crate::models::ModelName,
+    pub model_dir: PathBuf,
+    pub workers: usize,
+    pub threads_per_inference: usize,
+    pub beam_size: usize,
+    pub language: String,
+    pub queue_capacity: usize,
+    pub max_chunk_secs: u64,
+    pub flush_after_silence_ms: u64,
+    pub pad_ms: u64,
+    pub min_speech_ms: u64,
+    pub http: TranscriptionHttpSettings,
+}
+
+#[derive(Debug, Clone, Copy, PartialEq, Eq, Deserialize)]
+#[serde(rename_all = "lowercase")]
+pub enum TranscriptionEngineKind {
+    Local,
+    Http,
+}
+
+/// `[transcription.http]`: an OpenAI-compatible transcription API.
+#[derive(Debug, Clone, Deserialize)]
+pub struct TranscriptionHttpSettings {
+    pub base_url: String,
+    pub api_key: SecretString,
+    pub model: String,
+    pub request_timeout_secs: u64,
+    pub max_retries: u32,
+    pub retry_base_ms: u64,
+    pub max_concurrent_requests: usize,
 }
 
 impl Settings {

@@ -95,6 +95,20 @@ const STAGES: [&str; 5] = [
     "Executive Interview",
 ];
 
+/// A generated job as later steps need it.
+struct GenJob {
+    id: Id,
+    name: String,
+    stages: Vec<GenStage>,
+}
+
+struct GenStage {
+    id: Id,
+    name: String,
+    /// The stage's one interview: (id, name).
+    interview: (Id, String),
+}
+
 fn ts(t: DateTime<Utc>) -> String {
     t.to_rfc3339_opts(SecondsFormat::Millis, true)
 }
@@ -142,8 +156,7 @@ pub(crate) fn generate(st: &mut State, spec: &GenSpec) -> GenSummary {
                "name": u["name"], "employee_id": u["employee_id"]})
     };
 
-    // Per job: (id, name, stage ids with their stage interviews (id, name)).
-    let mut jobs: Vec<(Id, String, Vec<(Id, String, Vec<(Id, String)>)>)> = Vec::new();
+    let mut jobs: Vec<GenJob> = Vec::new();
     let mut stage_seq = 0;
     for j in 0..spec.jobs {
         let id = JOB_BASE + j as Id;
@@ -197,10 +210,14 @@ pub(crate) fn generate(st: &mut State, spec: &GenSpec) -> GenSummary {
                 }),
             );
             out.job_stages.push(stage_id);
-            stages.push((stage_id, stage_name.clone(), vec![(si_id, stage_name)]));
+            stages.push(GenStage {
+                id: stage_id,
+                name: stage_name.clone(),
+                interview: (si_id, stage_name),
+            });
             stage_seq += 1;
         }
-        jobs.push((id, name, stages));
+        jobs.push(GenJob { id, name, stages });
     }
 
     for c in 0..spec.candidates {
@@ -228,10 +245,12 @@ pub(crate) fn generate(st: &mut State, spec: &GenSpec) -> GenSummary {
             let id = APPLICATION_BASE + a as Id;
             let candidate = CANDIDATE_BASE + (a % spec.candidates) as Id;
             let job_ix = rng.gen_range(0..jobs.len());
-            let (job_id, job_name, stages) = &jobs[job_ix];
-            let stage = stages
-                .get(rng.gen_range(0..stages.len().max(1)))
-                .map(|(sid, sname, _)| json!({"id": sid, "name": sname}))
+            let job = &jobs[job_ix];
+            let (job_id, job_name) = (job.id, &job.name);
+            let stage = job
+                .stages
+                .get(rng.gen_range(0..job.stages.len().max(1)))
+                .map(|s| json!({"id": s.id, "name": s.name}))
                 .unwrap_or(Value::Null);
             let applied = now - chrono::Duration::days(60) + secs(&mut rng, 55 * day);
             st.put(
@@ -253,11 +272,10 @@ pub(crate) fn generate(st: &mut State, spec: &GenSpec) -> GenSummary {
         for k in 0..spec.interviews {
             let id = INTERVIEW_BASE + k as Id;
             let (app_id, job_ix) = apps[rng.gen_range(0..apps.len())];
-            let stages = &jobs[job_ix].2;
+            let stages = &jobs[job_ix].stages;
             let stage_interview = stages
                 .get(rng.gen_range(0..stages.len().max(1)))
-                .and_then(|(_, _, sis)| sis.first())
-                .map(|(sid, name)| json!({"id": sid, "name": name}))
+                .map(|s| json!({"id": s.interview.0, "name": s.interview.1}))
                 .unwrap_or(Value::Null);
             // Quarter-hour starts within ±spread of now.
             let offset = rng.gen_range(-spread..=spread) / 900 * 900;

@@ -4,12 +4,17 @@
 //! any volume, and injected faults.
 //!
 //! - `server`: the actix thread and the catch-all handler (recording, faults).
-//! - `api`: auth, rate limit, routing and the endpoints; `query`: filters and pagination.
+//! - `api`: the pipeline (auth, rate limit) and routing; `auth`: keys, tokens;
+//!   `listing`: collections per version; `notes`: activity feed and note writes;
+//!   `query`: filters and the two pagination schemes.
 //! - `state`: the world behind the mutex; `fixtures`, `generate`: ways to fill it.
 
 mod api;
+mod auth;
 mod fixtures;
 mod generate;
+mod listing;
+mod notes;
 mod query;
 mod server;
 mod state;

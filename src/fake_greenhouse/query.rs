@@ -279,12 +279,17 @@ pub(crate) fn decode_cursor(raw: &str) -> Option<Cursor> {
     serde_json::from_slice(&bytes).ok()
 }
 
+/// What a v3 listing request asks for, whether spelled out or frozen into a cursor.
+pub(crate) struct V3Request {
+    pub filters: Vec<(String, String)>,
+    pub per_page: usize,
+    /// Continue below this id (from a cursor).
+    pub after: Option<Id>,
+}
+
 /// The filter parameters and page size of a v3 request: either its own query, or, when it
 /// carries a `cursor`, the ones frozen into the cursor (and then nothing else is allowed).
-pub(crate) fn v3_request(
-    params: &[(String, String)],
-    path: &str,
-) -> Result<(Vec<(String, String)>, usize, Option<Id>), Reply> {
+pub(crate) fn v3_request(params: &[(String, String)], path: &str) -> Result<V3Request, Reply> {
     if let Some(raw) = param(params, "cursor") {
         if params.len() > 1 {
             return Err(validation(
@@ -296,7 +301,11 @@ pub(crate) fn v3_request(
         if c.path != path {
             return Err(validation("cursor", "Cursor belongs to another endpoint"));
         }
-        return Ok((c.params, c.per_page, Some(c.after)));
+        return Ok(V3Request {
+            filters: c.params,
+            per_page: c.per_page,
+            after: Some(c.after),
+        });
     }
     let per_page = parse_per_page(param(params, "per_page"))?;
     let filters = params
@@ -304,7 +313,11 @@ pub(crate) fn v3_request(
         .filter(|(k, _)| k != "per_page")
         .cloned()
         .collect();
-    Ok((filters, per_page, None))
+    Ok(V3Request {
+        filters,
+        per_page,
+        after: None,
+    })
 }
 
 /// One v3 page of `ids` (descending), and the next link when more remain.

@@ -146,7 +146,7 @@ impl TokenCache {
                 Err(TokenFailure::RetryAfter(wait, err)) if attempt < self.max_retries => {
                     attempt += 1;
                     tracing::debug!(attempt, error = %err, "greenhouse token fetch: retrying");
-                    tokio::time::sleep(wait.unwrap_or_else(|| super::client::backoff(attempt)))
+                    tokio::time::sleep(wait.unwrap_or_else(|| super::engine::backoff(attempt)))
                         .await;
                 }
                 Err(TokenFailure::RetryAfter(_, err)) | Err(TokenFailure::Fatal(err)) => {

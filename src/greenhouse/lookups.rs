@@ -3,7 +3,8 @@
 
 use serde::Deserialize;
 
-use super::client::{ApiRequest, GreenhouseClient};
+use super::client::GreenhouseClient;
+use super::engine::ApiRequest;
 use super::error::GreenhouseError;
 use super::pagination::json_kind;
 use super::resource::{ListFilter, Resource};

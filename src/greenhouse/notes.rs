@@ -9,7 +9,8 @@ use reqwest::Method;
 use serde::{Deserialize, Deserializer, Serialize};
 use serde_json::{json, Value};
 
-use super::client::{ApiRequest, GreenhouseClient};
+use super::client::GreenhouseClient;
+use super::engine::ApiRequest;
 use super::error::GreenhouseError;
 use super::lookups::decode_object;
 use super::routes;

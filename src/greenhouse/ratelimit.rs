@@ -155,9 +155,10 @@ impl RateBudget {
         let mut s = self.lock();
         let until = Instant::now() + retry_after.min(MAX_WAIT);
         s.blocked_until = Some(s.blocked_until.map_or(until, |b| b.max(until)));
-        s.remaining = 0;
-        if s.mode == Mode::Probing {
-            s.mode = Mode::Metered;
+        // While probing, the next answer after the pause still decides between metered and
+        // unmetered; only a known budget is marked spent.
+        if s.mode == Mode::Metered {
+            s.remaining = 0;
         }
     }
 
@@ -368,6 +369,18 @@ mod tests {
         let _p = b.acquire().await;
         let _q = b.acquire().await; // needs the next window
         assert!(start.elapsed() >= Duration::from_millis(900));
+    }
+
+    #[tokio::test]
+    async fn a_429_while_probing_pauses_without_metering() {
+        let b = RateBudget::new();
+        b.acquire().await.complete(&HeaderMap::new(), 429);
+        b.block_for(Duration::from_millis(200));
+        let start = Instant::now();
+        b.acquire().await.complete(&HeaderMap::new(), 200);
+        assert!(start.elapsed() >= Duration::from_millis(150));
+        assert!(start.elapsed() < Duration::from_millis(900));
+        assert_eq!(b.lock().mode, Mode::Unmetered);
     }
 
     #[tokio::test]

@@ -402,6 +402,11 @@ impl IntegrationService {
 #[async_trait]
 impl WebhookSecretSource for IntegrationService {
     async fn webhook_secret(&self) -> Option<SecretString> {
+        // Checked first so a configured secret costs no store read per delivery.
+        let configured = &self.config.greenhouse.webhook_secret;
+        if !configured.expose_secret().is_empty() {
+            return Some(configured.clone());
+        }
         match self.stored().await {
             Ok(s) => match self.effective_webhook_secret(&s) {
                 Ok(secret) => secret,

@@ -76,7 +76,12 @@ impl<W: Write> PageWriter<W> {
 
     /// Writes one page holding `packets`, each complete, with a single `write_all` so a crash tears at most
     /// this page. The caller keeps the total lacing values within `MAX_SEGMENTS`.
-    pub fn write_page(&mut self, header_type: u8, granule: u64, packets: &[&[u8]]) -> io::Result<()> {
+    pub fn write_page(
+        &mut self,
+        header_type: u8,
+        granule: u64,
+        packets: &[&[u8]],
+    ) -> io::Result<()> {
         let segments: usize = packets.iter().map(|p| segments_for(p.len())).sum();
         if segments > MAX_SEGMENTS {
             return Err(io::Error::new(
@@ -173,7 +178,10 @@ pub fn parse_pages(bytes: &[u8]) -> Result<ParsedStream, OggError> {
         let mut check = page.to_vec();
         check[22..26].fill(0);
         if crc32(&check) != stored {
-            return Err(OggError::BadCrc { offset: at, sequence });
+            return Err(OggError::BadCrc {
+                offset: at,
+                sequence,
+            });
         }
         if let Some(prev) = pages.last().map(|p: &Page| p.sequence) {
             if sequence != prev + 1 {
@@ -248,7 +256,10 @@ mod tests {
         let parsed = parse_pages(&bytes).unwrap();
         assert_eq!(parsed.torn_tail, 0);
         assert_eq!(parsed.pages.len(), 3);
-        assert_eq!(parsed.pages[1].packets, vec![b"a".to_vec(), big, Vec::new()]);
+        assert_eq!(
+            parsed.pages[1].packets,
+            vec![b"a".to_vec(), big, Vec::new()]
+        );
         assert_eq!(parsed.pages[2].granule, 1920);
         assert_eq!(parsed.pages[0].serial, 7);
 

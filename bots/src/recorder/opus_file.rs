@@ -155,8 +155,11 @@ mod tests {
     use super::*;
 
     fn encoded(n: usize) -> Vec<Vec<u8>> {
-        let mut enc = opus::Encoder::new(48_000, opus::Channels::Mono, opus::Application::Voip).unwrap();
-        let pcm: Vec<i16> = (0..960).map(|k| ((k as f64 * 0.05).sin() * 6000.0) as i16).collect();
+        let mut enc =
+            opus::Encoder::new(48_000, opus::Channels::Mono, opus::Application::Voip).unwrap();
+        let pcm: Vec<i16> = (0..960)
+            .map(|k| ((k as f64 * 0.05).sin() * 6000.0) as i16)
+            .collect();
         let mut buf = vec![0u8; 1500];
         (0..n)
             .map(|_| {
@@ -189,7 +192,10 @@ mod tests {
 
         let mut dec = opus::Decoder::new(48_000, opus::Channels::Mono).unwrap();
         let mut out = vec![0i16; 5760];
-        let total: usize = audio.iter().map(|p| dec.decode(p, &mut out, false).unwrap()).sum();
+        let total: usize = audio
+            .iter()
+            .map(|p| dec.decode(p, &mut out, false).unwrap())
+            .sum();
         assert_eq!(total, 9600);
     }
 

@@ -1,0 +1,257 @@
+//! The WHEP connector: a receive-only WebRTC client for the IETF WebRTC-HTTP egress protocol.
+//!
+//! The bot offers `max_tracks` receive-only audio transceivers (gathering every candidate first: no trickle),
+//! POSTs the offer, applies the 201 answer, and keeps the `Location` to DELETE on leave. Each remote track's
+//! stream id (msid) names the participant. WHEP itself has no renegotiation, so a server announces everyone
+//! who will ever send in its answer and starts a track's RTP when that person joins; a participant is
+//! "joined" at their first packet and "left" at RTCP BYE or when their track ends.
+
+mod session;
+mod signal;
+mod track;
+
+pub use signal::WhepResource;
+pub use track::participant_of;
+
+use std::sync::{Arc, Mutex};
+use std::time::Duration;
+
+use async_trait::async_trait;
+use tokio::sync::{mpsc, watch};
+use tokio::time::Instant;
+use webrtc::peer_connection::peer_connection_state::RTCPeerConnectionState;
+use webrtc::peer_connection::sdp::session_description::RTCSessionDescription;
+use webrtc::peer_connection::RTCPeerConnection;
+use webrtc::rtp_transceiver::rtp_codec::RTPCodecType;
+use webrtc::rtp_transceiver::rtp_transceiver_direction::RTCRtpTransceiverDirection;
+use webrtc::rtp_transceiver::RTCRtpTransceiverInit;
+
+use crate::audio::PipelineSettings;
+use crate::call::{CallConnector, CallSession, JoinError, JoinSpec, JoinStage};
+use crate::platform::Platform;
+use crate::recorder::{CallRecorder, RecorderSettings};
+use crate::rtc::{self, NetworkSettings};
+use session::{Driver, Internal, WhepControl};
+
+#[derive(Debug, Clone)]
+pub struct WhepSettings {
+    pub network: NetworkSettings,
+    /// Audio transceivers offered; the most participants one session can hear.
+    pub max_tracks: usize,
+    /// Limit for each HTTP exchange (POST offer, DELETE).
+    pub signalling_timeout: Duration,
+    /// Limit for candidate gathering before the offer is sent anyway.
+    pub gather_timeout: Duration,
+    /// Limit for ICE + DTLS after the answer.
+    pub connect_timeout: Duration,
+    pub pipeline: PipelineSettings,
+    pub recorder: RecorderSettings,
+    /// Events buffered for a slow consumer before track tasks wait (and the network buffers instead).
+    pub event_buffer: usize,
+}
+
+impl Default for WhepSettings {
+    fn default() -> Self {
+        Self {
+            network: NetworkSettings::default(),
+            max_tracks: 8,
+            signalling_timeout: Duration::from_secs(10),
+            gather_timeout: Duration::from_secs(5),
+            connect_timeout: Duration::from_secs(15),
+            pipeline: PipelineSettings::default(),
+            recorder: RecorderSettings::default(),
+            event_buffer: 1024,
+        }
+    }
+}
+
+impl WhepSettings {
+    /// For tests and the local demo: loopback candidates only, fast failure detection.
+    pub fn loopback() -> Self {
+        Self {
+            network: NetworkSettings::loopback(),
+            connect_timeout: Duration::from_secs(5),
+            ..Self::default()
+        }
+    }
+}
+
+pub struct WhepConnector {
+    settings: Arc<WhepSettings>,
+    http: reqwest::Client,
+}
+
+impl WhepConnector {
+    pub fn new(settings: WhepSettings) -> Self {
+        Self {
+            settings: Arc::new(settings),
+            http: reqwest::Client::new(),
+        }
+    }
+}
+
+#[async_trait]
+impl CallConnector for WhepConnector {
+    fn platform(&self) -> Platform {
+        Platform::Whep
+    }
+
+    async fn join(&self, spec: JoinSpec) -> Result<CallSession, JoinError> {
+        let platform = Platform::of(&spec.url);
+        if platform != Platform::Whep {
+            return Err(JoinError::UnsupportedPlatform { platform });
+        }
+        let pc = rtc::new_peer_connection(&self.settings.network)
+            .await
+            .map_err(webrtc_error)?;
+        match self.negotiate(&pc, spec).await {
+            Ok(session) => Ok(session),
+            Err(e) => {
+                let _ = pc.close().await;
+                Err(e)
+            }
+        }
+    }
+}
+
+impl WhepConnector {
+    async fn negotiate(
+        &self,
+        pc: &Arc<RTCPeerConnection>,
+        spec: JoinSpec,
+    ) -> Result<CallSession, JoinError> {
+        let s = &self.settings;
+        for _ in 0..s.max_tracks.max(1) {
+            pc.add_transceiver_from_kind(
+                RTPCodecType::Audio,
+                Some(RTCRtpTransceiverInit {
+                    direction: RTCRtpTransceiverDirection::Recvonly,
+                    send_encodings: vec![],
+                }),
+            )
+            .await
+            .map_err(webrtc_error)?;
+        }
+
+        // Handlers only hold channel senders, never the connection, so no reference cycle keeps it alive.
+        let (internal_tx, internal_rx) = mpsc::unbounded_channel();
+        let (state_tx, mut state_rx) = watch::channel(RTCPeerConnectionState::New);
+        let tx = internal_tx.clone();
+        pc.on_track(Box::new(move |track, receiver, _| {
+            let _ = tx.send(Internal::Track(track, receiver));
+            Box::pin(async {})
+        }));
+        let tx = internal_tx.clone();
+        pc.on_peer_connection_state_change(Box::new(move |state| {
+            state_tx.send_replace(state);
+            let _ = tx.send(Internal::State(state));
+            Box::pin(async {})
+        }));
+
+        let offer = pc.create_offer(None).await.map_err(webrtc_error)?;
+        let mut gathered = pc.gathering_complete_promise().await;
+        pc.set_local_description(offer)
+            .await
+            .map_err(webrtc_error)?;
+        if tokio::time::timeout(s.gather_timeout, gathered.recv())
+            .await
+            .is_err()
+        {
+            tracing::warn!("ICE gathering incomplete; offering the candidates found so far");
+        }
+        let offer = pc
+            .local_description()
+            .await
+            .ok_or_else(|| JoinError::WebRtc("no local description after gathering".into()))?;
+
+        let resource = signal::post_offer(
+            &self.http,
+            &spec.url,
+            spec.bearer_token.as_ref(),
+            offer.sdp,
+            s.signalling_timeout,
+        )
+        .await?;
+
+        // From here on the server holds a session for us: any failure must DELETE it.
+        let connected = async {
+            let answer = RTCSessionDescription::answer(resource.answer.clone())
+                .map_err(|e| JoinError::BadAnswer(e.to_string()))?;
+            pc.set_remote_description(answer)
+                .await
+                .map_err(|e| JoinError::BadAnswer(e.to_string()))?;
+            wait_connected(&mut state_rx, s.connect_timeout).await
+        }
+        .await;
+        let recorder = match (&connected, &spec.record_dir) {
+            (Ok(()), Some(dir)) => match CallRecorder::start(dir, s.recorder) {
+                Ok(r) => Some(r),
+                Err(e) => {
+                    // Losing the recording is worse than losing the live audio only for audits; keep the
+                    // call (transcription still works) but say so loudly.
+                    tracing::error!(error = %e, "recording disabled for this call");
+                    None
+                }
+            },
+            _ => None,
+        };
+        if let Err(e) = connected {
+            let _ = signal::delete_session(
+                &self.http,
+                &resource.location,
+                spec.bearer_token.as_ref(),
+                s.signalling_timeout,
+            )
+            .await;
+            return Err(e);
+        }
+
+        let (events_tx, events_rx) = mpsc::channel(s.event_buffer.max(16));
+        let stats = Arc::new(Mutex::new(Vec::new()));
+        let driver = Driver {
+            pc: Arc::clone(pc),
+            events: events_tx,
+            internal: internal_rx,
+            http: self.http.clone(),
+            location: resource.location,
+            token: spec.bearer_token,
+            recorder,
+            call_start: Instant::now(),
+            stats: Arc::clone(&stats),
+            settings: Arc::clone(&self.settings),
+        };
+        tokio::spawn(driver.run());
+        Ok(CallSession::new(
+            events_rx,
+            Box::new(WhepControl {
+                internal: internal_tx,
+                stats,
+            }),
+        ))
+    }
+}
+
+async fn wait_connected(
+    state: &mut watch::Receiver<RTCPeerConnectionState>,
+    timeout: Duration,
+) -> Result<(), JoinError> {
+    let reached = state.wait_for(|s| {
+        matches!(
+            s,
+            RTCPeerConnectionState::Connected
+                | RTCPeerConnectionState::Failed
+                | RTCPeerConnectionState::Closed
+        )
+    });
+    match tokio::time::timeout(timeout, reached).await {
+        Ok(Ok(s)) if *s == RTCPeerConnectionState::Connected => Ok(()),
+        Ok(_) => Err(JoinError::IceFailed),
+        Err(_) => Err(JoinError::Timeout {
+            stage: JoinStage::Connecting,
+        }),
+    }
+}
+
+fn webrtc_error(e: webrtc::Error) -> JoinError {
+    JoinError::WebRtc(e.to_string())
+}

@@ -1,0 +1,272 @@
+//! One remote audio track: reads RTP and RTCP, runs the participant pipeline, and emits events and recordings.
+
+use std::sync::atomic::{AtomicU64, Ordering};
+use std::sync::Arc;
+use std::time::Duration;
+
+use tokio::sync::mpsc;
+use tokio::time::Instant;
+use webrtc::rtcp::goodbye::Goodbye;
+use webrtc::rtp_transceiver::rtp_receiver::RTCRtpReceiver;
+use webrtc::track::track_remote::TrackRemote;
+
+use crate::audio::{
+    ParticipantPipeline, PipelineCounters, PipelineOutput, PipelineSettings, RtpPacket, VadEvent,
+};
+use crate::call::{CallEvent, ParticipantId, ParticipantStats};
+use crate::recorder::RecorderHandle;
+
+/// Live counters for one track, shared with `CallSession::stats`.
+#[derive(Debug, Default)]
+pub struct TrackStats {
+    pub participant: std::sync::OnceLock<ParticipantId>,
+    pub received: AtomicU64,
+    pub concealed: AtomicU64,
+    pub lost: AtomicU64,
+    pub late: AtomicU64,
+}
+
+impl TrackStats {
+    pub fn snapshot(&self) -> ParticipantStats {
+        ParticipantStats {
+            participant: self.participant.get().cloned(),
+            received: self.received.load(Ordering::Relaxed),
+            concealed: self.concealed.load(Ordering::Relaxed),
+            lost: self.lost.load(Ordering::Relaxed),
+            late: self.late.load(Ordering::Relaxed),
+        }
+    }
+}
+
+pub struct TrackContext {
+    /// Unique within the session; names the recording file and survives a participant rejoining.
+    pub key: u64,
+    pub call_start: Instant,
+    pub events: mpsc::Sender<CallEvent>,
+    pub recorder: Option<RecorderHandle>,
+    pub stats: Arc<TrackStats>,
+    pub pipeline: PipelineSettings,
+}
+
+enum Incoming {
+    Rtp(RtpPacket, Duration),
+    /// RTCP BYE: the sender says this participant left.
+    Bye,
+    /// The track can no longer be read (the connection closed).
+    Ended,
+}
+
+/// The participant a WHEP track names: stream id (msid) is who, the track id (percent-encoded) their name.
+pub fn participant_of(track: &TrackRemote) -> (ParticipantId, String) {
+    let id = track.stream_id();
+    let raw = track.id();
+    let name = percent_encoding::percent_decode_str(&raw)
+        .decode_utf8()
+        .map(|s| s.into_owned())
+        .unwrap_or_default();
+    let name = if name.is_empty() || name == id {
+        id.clone()
+    } else {
+        name
+    };
+    (ParticipantId(id), name)
+}
+
+pub async fn run_track(track: Arc<TrackRemote>, receiver: Arc<RTCRtpReceiver>, ctx: TrackContext) {
+    let (participant, display_name) = participant_of(&track);
+    let _ = ctx.stats.participant.set(participant.clone());
+    let mut pipeline = match ParticipantPipeline::new(ctx.pipeline) {
+        Ok(p) => p,
+        Err(e) => {
+            tracing::error!(%participant, error = %e, "cannot start the audio pipeline");
+            return;
+        }
+    };
+    if ctx
+        .events
+        .send(CallEvent::ParticipantJoined {
+            id: participant.clone(),
+            display_name: display_name.clone(),
+        })
+        .await
+        .is_err()
+    {
+        return;
+    }
+
+    let (tx, mut rx) = mpsc::channel(256);
+    let reader = tokio::spawn(read_rtp(track, tx.clone(), ctx.call_start));
+    let rtcp = tokio::spawn(read_rtcp(receiver, tx));
+    let mut out = Vec::new();
+    let mut sink = Sink {
+        ctx: &ctx,
+        participant: &participant,
+        display_name: &display_name,
+        opened_recording: false,
+    };
+    loop {
+        let deadline = pipeline.next_deadline().map(|d| ctx.call_start + d);
+        let incoming = tokio::select! {
+            m = rx.recv() => m,
+            () = sleep_until_opt(deadline) => {
+                pipeline.poll(ctx.call_start.elapsed(), &mut out);
+                if !sink.dispatch(Progress::of(&pipeline), &mut out).await {
+                    break;
+                }
+                continue;
+            }
+        };
+        match incoming {
+            Some(Incoming::Rtp(packet, arrival)) => {
+                pipeline.push(packet, arrival);
+                pipeline.poll(ctx.call_start.elapsed(), &mut out);
+            }
+            Some(Incoming::Bye) | Some(Incoming::Ended) | None => break,
+        }
+        if !sink.dispatch(Progress::of(&pipeline), &mut out).await {
+            break;
+        }
+    }
+    pipeline.finish(ctx.call_start.elapsed(), &mut out);
+    sink.dispatch(Progress::of(&pipeline), &mut out).await;
+    reader.abort();
+    rtcp.abort();
+    if let Some(rec) = &ctx.recorder {
+        if sink.opened_recording {
+            rec.track_ended(ctx.key);
+        }
+    }
+    let _ = ctx
+        .events
+        .send(CallEvent::ParticipantLeft { id: participant })
+        .await;
+}
+
+/// What the sink needs from the pipeline, copied out because the Opus decoder cannot be held across `.await`
+/// by reference (it is `Send` but not `Sync`).
+#[derive(Clone, Copy)]
+struct Progress {
+    counters: PipelineCounters,
+    start_offset: Option<Duration>,
+}
+
+impl Progress {
+    fn of(p: &ParticipantPipeline) -> Self {
+        Self {
+            counters: p.counters(),
+            start_offset: p.start_offset(),
+        }
+    }
+}
+
+struct Sink<'a> {
+    ctx: &'a TrackContext,
+    participant: &'a ParticipantId,
+    display_name: &'a str,
+    opened_recording: bool,
+}
+
+impl Sink<'_> {
+    /// Hands pipeline output on; false once nobody listens to the session any more.
+    async fn dispatch(&mut self, progress: Progress, out: &mut Vec<PipelineOutput>) -> bool {
+        let c = progress.counters;
+        let s = &self.ctx.stats;
+        s.received.store(c.received, Ordering::Relaxed);
+        s.concealed.store(c.concealed, Ordering::Relaxed);
+        s.lost.store(c.lost, Ordering::Relaxed);
+        s.late.store(c.late, Ordering::Relaxed);
+        if out.is_empty() {
+            return true;
+        }
+        let mut frames = Vec::new();
+        let mut events = Vec::new();
+        for o in out.drain(..) {
+            match o {
+                PipelineOutput::Frame(f) => frames.push(f),
+                PipelineOutput::Speech(v) => {
+                    // Flush audio first so speech events follow the frames they describe.
+                    if !frames.is_empty() {
+                        events.push(self.audio(std::mem::take(&mut frames)));
+                    }
+                    events.push(match v {
+                        VadEvent::SpeechStarted { at } => CallEvent::SpeechStarted {
+                            participant: self.participant.clone(),
+                            at,
+                        },
+                        VadEvent::SpeechEnded { at } => CallEvent::SpeechEnded {
+                            participant: self.participant.clone(),
+                            at,
+                        },
+                    });
+                }
+                PipelineOutput::Record { offset, payload } => {
+                    if let Some(rec) = &self.ctx.recorder {
+                        if !self.opened_recording {
+                            self.opened_recording = true;
+                            rec.track(
+                                self.ctx.key,
+                                self.participant.clone(),
+                                self.display_name.to_owned(),
+                                progress.start_offset.unwrap_or_default(),
+                            );
+                        }
+                        rec.packet(self.ctx.key, offset, payload);
+                    }
+                }
+            }
+        }
+        if !frames.is_empty() {
+            events.push(self.audio(frames));
+        }
+        for e in events {
+            if self.ctx.events.send(e).await.is_err() {
+                return false;
+            }
+        }
+        true
+    }
+
+    fn audio(&self, frames: Vec<crate::call::PcmFrame>) -> CallEvent {
+        CallEvent::Audio {
+            participant: self.participant.clone(),
+            frames,
+        }
+    }
+}
+
+async fn sleep_until_opt(deadline: Option<Instant>) {
+    match deadline {
+        Some(d) => tokio::time::sleep_until(d).await,
+        None => std::future::pending().await,
+    }
+}
+
+async fn read_rtp(track: Arc<TrackRemote>, tx: mpsc::Sender<Incoming>, call_start: Instant) {
+    while let Ok((packet, _)) = track.read_rtp().await {
+        let rtp = RtpPacket {
+            seq: packet.header.sequence_number,
+            timestamp: packet.header.timestamp,
+            payload: packet.payload,
+        };
+        if tx
+            .send(Incoming::Rtp(rtp, call_start.elapsed()))
+            .await
+            .is_err()
+        {
+            return;
+        }
+    }
+    let _ = tx.send(Incoming::Ended).await;
+}
+
+async fn read_rtcp(receiver: Arc<RTCRtpReceiver>, tx: mpsc::Sender<Incoming>) {
+    while let Ok((packets, _)) = receiver.read_rtcp().await {
+        if packets
+            .iter()
+            .any(|p| p.as_any().downcast_ref::<Goodbye>().is_some())
+        {
+            let _ = tx.send(Incoming::Bye).await;
+            return;
+        }
+    }
+}

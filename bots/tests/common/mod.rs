@@ -1,0 +1,174 @@
+//! Helpers shared by the integration tests: test speech, tones, event collection and signal comparison.
+#![allow(dead_code, clippy::unwrap_used, clippy::expect_used)]
+
+use std::collections::BTreeMap;
+use std::path::PathBuf;
+use std::process::Command;
+use std::sync::{Arc, OnceLock};
+use std::time::Duration;
+
+use panelist_bots::audio::resample::Decimator;
+use panelist_bots::{CallEvent, CallSession, DisconnectReason, ParticipantId, PcmFrame};
+
+/// The interview WAVs, generated once per test binary with scripts/gen-speech.sh.
+pub fn speech() -> (PathBuf, PathBuf) {
+    static DIR: OnceLock<PathBuf> = OnceLock::new();
+    let dir = DIR.get_or_init(|| {
+        let dir = PathBuf::from(env!("CARGO_TARGET_TMPDIR"))
+            .join(format!("speech-{}", std::process::id()));
+        let root = PathBuf::from(env!("CARGO_MANIFEST_DIR")).join("..");
+        let status = Command::new("bash")
+            .arg(root.join("scripts/gen-speech.sh"))
+            .arg(&dir)
+            .arg(root.join("bots/testdata/interview.txt"))
+            .status()
+            .expect("run scripts/gen-speech.sh (needs espeak-ng and sox)");
+        assert!(status.success(), "gen-speech.sh failed");
+        dir
+    });
+    (dir.join("interviewer.wav"), dir.join("candidate.wav"))
+}
+
+/// A 48 kHz sine tone.
+pub fn tone(freq: f64, secs: f64) -> Arc<Vec<i16>> {
+    let n = (secs * 48_000.0) as usize;
+    Arc::new(
+        (0..n)
+            .map(|i| {
+                (9000.0 * (2.0 * std::f64::consts::PI * freq * i as f64 / 48_000.0).sin()) as i16
+            })
+            .collect(),
+    )
+}
+
+/// Everything a session said, per participant.
+#[derive(Debug, Default)]
+pub struct Heard {
+    pub joined: BTreeMap<ParticipantId, String>,
+    pub left: Vec<ParticipantId>,
+    pub frames: BTreeMap<ParticipantId, Vec<PcmFrame>>,
+    pub speech: BTreeMap<ParticipantId, Vec<(bool, Duration)>>,
+    pub disconnected: Option<DisconnectReason>,
+    pub order: Vec<&'static str>,
+}
+
+impl Heard {
+    pub fn record(&mut self, e: CallEvent) {
+        match e {
+            CallEvent::Joined => self.order.push("joined"),
+            CallEvent::WaitingRoom => self.order.push("waiting"),
+            CallEvent::ParticipantJoined { id, display_name } => {
+                self.order.push("participant_joined");
+                self.joined.insert(id, display_name);
+            }
+            CallEvent::ParticipantLeft { id } => {
+                self.order.push("participant_left");
+                self.left.push(id);
+            }
+            CallEvent::Audio {
+                participant,
+                frames,
+            } => {
+                self.frames.entry(participant).or_default().extend(frames);
+            }
+            CallEvent::SpeechStarted { participant, at } => {
+                self.speech.entry(participant).or_default().push((true, at));
+            }
+            CallEvent::SpeechEnded { participant, at } => {
+                self.speech
+                    .entry(participant)
+                    .or_default()
+                    .push((false, at));
+            }
+            CallEvent::Disconnected { reason } => {
+                self.order.push("disconnected");
+                self.disconnected = Some(reason);
+            }
+        }
+    }
+
+    pub fn pcm(&self, who: &str) -> Vec<i16> {
+        self.frames
+            .get(&ParticipantId(who.to_owned()))
+            .map(|f| f.iter().flat_map(|f| f.samples.iter().copied()).collect())
+            .unwrap_or_default()
+    }
+
+    pub fn first_frame_at(&self, who: &str) -> Option<Duration> {
+        self.frames
+            .get(&ParticipantId(who.to_owned()))
+            .and_then(|f| f.first())
+            .map(|f| f.at)
+    }
+}
+
+/// Reads events until `done` says so, the stream ends, or `limit` passes.
+pub async fn listen(
+    session: &mut CallSession,
+    heard: &mut Heard,
+    limit: Duration,
+    done: impl Fn(&Heard) -> bool,
+) -> bool {
+    let deadline = tokio::time::Instant::now() + limit;
+    loop {
+        if done(heard) {
+            return true;
+        }
+        match tokio::time::timeout_at(deadline, session.next_event()).await {
+            Ok(Some(e)) => heard.record(e),
+            Ok(None) | Err(_) => return done(heard),
+        }
+    }
+}
+
+/// 48 kHz source → 16 kHz with the bot's own decimator, so comparisons see the same filter.
+pub fn to_16k(pcm: &[i16]) -> Vec<i16> {
+    let mut d = Decimator::new();
+    let mut out = Vec::new();
+    d.process(pcm, &mut out);
+    out
+}
+
+/// Best normalised cross-correlation of `a` against `b` over lags in `-max_lag..=max_lag` samples: a
+/// coarse search every 4 samples, then every lag around the best (debug builds are slow at this).
+pub fn best_ncc(a: &[i16], b: &[i16], max_lag: i64) -> (f64, i64) {
+    let a: Vec<f64> = a.iter().map(|&x| f64::from(x)).collect();
+    let b: Vec<f64> = b.iter().map(|&x| f64::from(x)).collect();
+    let mut best = (f64::MIN, 0);
+    for lag in (-max_lag..=max_lag).step_by(4) {
+        let v = ncc_at(&a, &b, lag);
+        if v > best.0 {
+            best = (v, lag);
+        }
+    }
+    let centre = best.1;
+    for lag in centre - 4..=centre + 4 {
+        let v = ncc_at(&a, &b, lag);
+        if v > best.0 {
+            best = (v, lag);
+        }
+    }
+    best
+}
+
+/// NCC of a[i] with b[i - lag] over the overlap.
+fn ncc_at(a: &[f64], b: &[f64], lag: i64) -> f64 {
+    let (a, b) = if lag >= 0 {
+        let l = lag as usize;
+        (a.get(l..).unwrap_or(&[]), b)
+    } else {
+        let l = (-lag) as usize;
+        (a, b.get(l..).unwrap_or(&[]))
+    };
+    let (mut dot, mut ea, mut eb) = (0.0, 0.0, 0.0);
+    for (x, y) in a.iter().zip(b) {
+        dot += x * y;
+        ea += x * x;
+        eb += y * y;
+    }
+    if ea > 0.0 && eb > 0.0 {
+        dot / (ea * eb).sqrt()
+    } else {
+        0.0
+    }
+}
