@@ -25,8 +25,8 @@ struct Args {
 fn args() -> Args {
     let mut a = Args {
         limit: 50,
-        window_secs: 2,
-        candidates: 20_000,
+        window_secs: 10,
+        candidates: 10_000,
         per_page: 100,
     };
     let argv: Vec<String> = std::env::args().collect();

@@ -1,5 +1,9 @@
 //! What each subcommand does, beyond `serve`.
 
+mod speech;
+
+pub use speech::{init_tool_logging, models_install, models_list, transcribe_file};
+
 use std::time::Duration;
 
 use indicatif::{ProgressBar, ProgressStyle};

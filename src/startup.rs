@@ -27,6 +27,7 @@ pub struct Core {
 impl Core {
     pub async fn build(settings: Settings) -> anyhow::Result<Core> {
         let settings = Arc::new(settings);
+        crate::transcribe::warn_if_unavailable(&settings);
         std::fs::create_dir_all(&settings.data_dir)
             .with_context(|| format!("cannot create data_dir {}", settings.data_dir.display()))?;
         let store = store::open(&settings.store, &settings.data_dir)

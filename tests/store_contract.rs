@@ -149,7 +149,7 @@ contract! {
         deleting_an_active_interview_cancels_it,
         high_water_marks_round_trip,
         sync_runs_newest_first_and_replaced_by_id,
-        event_claims_dedupe_release_and_expire,
+        deliveries_are_recorded_once_per_id_until_the_claim_expires,
         webhook_events_log,
         pings_keep_the_last_per_webhook,
         settings_round_trip_with_sealed_secrets,
@@ -623,31 +623,29 @@ async fn sync_runs_newest_first_and_replaced_by_id(store: DynStore) {
     assert_eq!(recent(10).await, ["a", "c", "b"]);
 }
 
-async fn event_claims_dedupe_release_and_expire(store: DynStore) {
+async fn deliveries_are_recorded_once_per_id_until_the_claim_expires(store: DynStore) {
     let ttl = Duration::from_secs(3600);
-    assert!(store.claim_event_id("evt-1", ttl).await.unwrap());
-    assert!(!store.claim_event_id("evt-1", ttl).await.unwrap());
-    assert!(store.claim_event_id("evt-2", ttl).await.unwrap());
+    let pending = |id: &str| event(id, at(9, 0), WebhookEventStatus::Pending);
+    assert!(store.record_webhook_delivery(&pending("evt-1"), ttl).await.unwrap());
+    assert_eq!(store.get_webhook_event("evt-1").await.unwrap(), Some(pending("evt-1")));
+    assert_eq!(store.unfinished_webhook_events(10).await.unwrap(), vec![pending("evt-1")]);
 
-    store.release_event_id("evt-1").await.unwrap();
-    // Releasing what is not claimed is harmless.
-    store.release_event_id("evt-unknown").await.unwrap();
-    assert!(store.claim_event_id("evt-1", ttl).await.unwrap());
-    assert!(!store.claim_event_id("evt-1", ttl).await.unwrap());
-    assert!(!store.claim_event_id("evt-2", ttl).await.unwrap());
+    // A repeat delivery writes nothing, even with a different body.
+    let mut repeat = pending("evt-1");
+    repeat.body = "changed".into();
+    assert!(!store.record_webhook_delivery(&repeat, ttl).await.unwrap());
+    assert_eq!(store.get_webhook_event("evt-1").await.unwrap(), Some(pending("evt-1")));
+    assert!(store.record_webhook_delivery(&pending("evt-2"), ttl).await.unwrap());
+    assert_eq!(store.recent_webhook_events(10).await.unwrap().len(), 2);
 
-    assert!(store
-        .claim_event_id("evt-short", Duration::from_secs(1))
-        .await
-        .unwrap());
-    assert!(!store
-        .claim_event_id("evt-short", Duration::from_secs(1))
-        .await
-        .unwrap());
+    // After the TTL the id may be delivered again (Greenhouse retries for ~15 h).
+    let short = Duration::from_secs(1);
+    assert!(store.record_webhook_delivery(&pending("evt-short"), short).await.unwrap());
+    assert!(!store.record_webhook_delivery(&pending("evt-short"), short).await.unwrap());
     tokio::time::sleep(Duration::from_millis(1500)).await;
-    assert!(store.claim_event_id("evt-short", ttl).await.unwrap());
-    assert!(!store.claim_event_id("evt-short", ttl).await.unwrap());
-    assert!(!store.claim_event_id("evt-2", ttl).await.unwrap());
+    assert!(store.record_webhook_delivery(&pending("evt-short"), ttl).await.unwrap());
+    assert!(!store.record_webhook_delivery(&pending("evt-short"), ttl).await.unwrap());
+    assert!(!store.record_webhook_delivery(&pending("evt-2"), ttl).await.unwrap());
 }
 
 async fn webhook_events_log(store: DynStore) {
@@ -883,7 +881,7 @@ async fn embedded_store_persists_across_reopen() {
             .unwrap();
         store.put_integration_settings(&settings).await.unwrap();
         assert!(store
-            .claim_event_id("evt", Duration::from_secs(3600))
+            .record_webhook_delivery(&event("evt", at(9, 0), WebhookEventStatus::Pending), Duration::from_secs(3600))
             .await
             .unwrap());
         assert!(store
@@ -907,10 +905,10 @@ async fn embedded_store_persists_across_reopen() {
         Some(at(9, 0))
     );
     assert_eq!(store.recent_sync_runs(5).await.unwrap().len(), 1);
-    assert_eq!(store.unfinished_webhook_events(5).await.unwrap().len(), 1);
+    assert_eq!(store.unfinished_webhook_events(5).await.unwrap().len(), 2);
     assert_eq!(store.integration_settings().await.unwrap(), Some(settings));
     assert!(!store
-        .claim_event_id("evt", Duration::from_secs(3600))
+        .record_webhook_delivery(&event("evt", at(9, 0), WebhookEventStatus::Pending), Duration::from_secs(3600))
         .await
         .unwrap());
     assert_eq!(
@@ -957,7 +955,7 @@ async fn redis_keys_stay_under_the_prefix() {
         .unwrap();
     let ttl = Duration::from_secs(60);
     store
-        .claim_event_id(&format!("evt-{unique}"), ttl)
+        .record_webhook_delivery(&event(&format!("evt-{unique}"), at(9, 0), WebhookEventStatus::Pending), ttl)
         .await
         .unwrap();
     store

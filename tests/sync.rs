@@ -86,23 +86,23 @@ async fn full_then_incremental(backend: Backend) {
     // The store matches Greenhouse, id for id.
     assert_eq!(
         ids(&core, EntityKind::Candidate).await,
-        generated.candidates.iter().copied().collect()
+        generated.candidates.iter().copied().collect::<HashSet<i64>>()
     );
     assert_eq!(
         ids(&core, EntityKind::Application).await,
-        generated.applications.iter().copied().collect()
+        generated.applications.iter().copied().collect::<HashSet<i64>>()
     );
     assert_eq!(
         ids(&core, EntityKind::Interview).await,
-        generated.interviews.iter().copied().collect()
+        generated.interviews.iter().copied().collect::<HashSet<i64>>()
     );
     assert_eq!(
         ids(&core, EntityKind::JobStage).await,
-        generated.job_stages.iter().copied().collect()
+        generated.job_stages.iter().copied().collect::<HashSet<i64>>()
     );
     assert!(ids(&core, EntityKind::User)
         .await
-        .is_superset(&generated.users.iter().copied().collect()));
+        .is_superset(&generated.users.iter().copied().collect::<HashSet<i64>>()));
     // And record for record.
     let sample = generated.candidates[1234];
     let ours: Candidate = core.store.get(sample).await.unwrap().unwrap();

@@ -83,9 +83,10 @@ fn main() {
         return;
     }
     let (mut room, url) = spawn_room();
+    let room_pid = room.id();
     let result = std::panic::catch_unwind(std::panic::AssertUnwindSafe(|| match args.churn {
         Some(k) => rt.block_on(churn(url, k)),
-        None => rt.block_on(load(url, &args)),
+        None => rt.block_on(load(url, &args, room_pid)),
     }));
     let _ = room.kill();
     let _ = room.wait();
@@ -160,7 +161,7 @@ async fn consume(mut session: CallSession, frames: Arc<AtomicU64>) -> CallSessio
     session
 }
 
-async fn load(url: url::Url, args: &Args) {
+async fn load(url: url::Url, args: &Args, room_pid: u32) {
     let n = args.sessions;
     let connector = connector();
     let record_root = tempfile::tempdir().unwrap();
@@ -218,10 +219,14 @@ async fn load(url: url::Url, args: &Args) {
 
     tokio::time::sleep(WARMUP).await;
     let cpu0 = cpu_seconds();
+    let room_cpu0 = cpu_seconds_of(&room_pid.to_string());
+    let load0 = std::fs::read_to_string("/proc/loadavg").unwrap_or_default();
     let wall0 = Instant::now();
     let frames0 = frames.load(Ordering::Relaxed);
     tokio::time::sleep(Duration::from_secs(args.seconds)).await;
-    let cpu = (cpu_seconds() - cpu0) / wall0.elapsed().as_secs_f64() * 100.0;
+    let wall = wall0.elapsed().as_secs_f64();
+    let cpu = (cpu_seconds() - cpu0) / wall * 100.0;
+    let room_cpu = (cpu_seconds_of(&room_pid.to_string()) - room_cpu0) / wall * 100.0;
     let window_frames = frames.load(Ordering::Relaxed) - frames0;
     let rss = rss_mb();
 
@@ -253,6 +258,15 @@ async fn load(url: url::Url, args: &Args) {
         "window {}s: frames {window_frames} ({:.1}% of expected), packets received {received}, concealed {concealed}, lost {lost}",
         args.seconds,
         window_frames as f64 / expected.max(1.0) * 100.0
+    );
+    // The room shares the machine; with others' work it shows how close to saturation the run was.
+    println!(
+        "room process cpu_pct={room_cpu:.1}; load average at window start: {}",
+        load0
+            .split_whitespace()
+            .take(3)
+            .collect::<Vec<_>>()
+            .join(" ")
     );
     let per = joined.max(1) as f64;
     println!(
@@ -328,7 +342,12 @@ fn rss_mb() -> f64 {
 
 /// User + system CPU time of this process (all threads), from /proc/self/stat.
 fn cpu_seconds() -> f64 {
-    let stat = std::fs::read_to_string("/proc/self/stat").unwrap_or_default();
+    cpu_seconds_of("self")
+}
+
+/// User + system CPU time of a process, from /proc/<pid>/stat.
+fn cpu_seconds_of(pid: &str) -> f64 {
+    let stat = std::fs::read_to_string(format!("/proc/{pid}/stat")).unwrap_or_default();
     // Fields after the parenthesised command name; utime and stime are fields 14 and 15 (1-based).
     let rest = stat.rsplit_once(')').map_or("", |(_, r)| r);
     let fields: Vec<&str> = rest.split_whitespace().collect();

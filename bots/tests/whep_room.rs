@@ -239,29 +239,53 @@ async fn a_cut_session_ends_with_connection_lost() {
     .looping()]))
     .await
     .unwrap();
-    let mut session = connector()
+    let mut first = connector()
         .join(JoinSpec::new(room.whep_url()))
         .await
         .unwrap();
-    let mut heard = Heard::default();
-    assert!(
-        listen(&mut session, &mut heard, Duration::from_secs(10), |h| h
-            .pcm("alice")
-            .len()
-            > 16_000)
+    let mut second = connector()
+        .join(JoinSpec::new(room.whep_url()))
         .await
-    );
-    assert_eq!(room.cut_all().await, 1);
-    let ended = listen(&mut session, &mut heard, Duration::from_secs(20), |h| {
+        .unwrap();
+    let (mut heard1, mut heard2) = (Heard::default(), Heard::default());
+    let flowing = |h: &Heard| h.pcm("alice").len() > 16_000;
+    assert!(listen(&mut first, &mut heard1, Duration::from_secs(10), flowing).await);
+    assert!(listen(&mut second, &mut heard2, Duration::from_secs(10), flowing).await);
+
+    // Cut only the first bot's session (sessions are numbered in join order).
+    let ids = room.session_ids();
+    assert_eq!(ids.len(), 2);
+    assert!(room.cut(ids[0]).await);
+    let ended = listen(&mut first, &mut heard1, Duration::from_secs(20), |h| {
         h.disconnected.is_some()
     })
     .await;
-    assert!(ended, "{:?}", heard.order);
-    let reason = heard.disconnected.clone().unwrap();
+    assert!(ended, "{:?}", heard1.order);
+    let reason = heard1.disconnected.clone().unwrap();
     assert_eq!(reason, DisconnectReason::ConnectionLost);
     assert!(reason.is_retryable());
-    assert_eq!(heard.left, vec![id("alice")]);
-    assert_eq!(heard.order.last(), Some(&"disconnected"));
+    assert_eq!(heard1.left, vec![id("alice")]);
+    assert_eq!(heard1.order.last(), Some(&"disconnected"));
+
+    // The other session kept playing all along; cut_all ends it the same way.
+    let before = heard2.pcm("alice").len();
+    assert!(
+        listen(&mut second, &mut heard2, Duration::from_secs(5), |h| h
+            .pcm("alice")
+            .len()
+            > before + 16_000)
+        .await
+    );
+    assert!(heard2.disconnected.is_none());
+    assert_eq!(room.cut_all().await, 1);
+    assert!(
+        listen(&mut second, &mut heard2, Duration::from_secs(20), |h| h
+            .disconnected
+            .is_some())
+        .await
+    );
+    assert_eq!(heard2.disconnected, Some(DisconnectReason::ConnectionLost));
+    assert_eq!(room.stats().cut, 2);
     room.shutdown().await;
 }
 
@@ -315,4 +339,102 @@ async fn a_participant_joining_mid_call_is_picked_up_and_loss_is_concealed() {
     assert_eq!(concealed, bob_stats.concealed);
     session.leave().await.unwrap();
     room.shutdown().await;
+}
+
+/// A WHEP endpoint in front of the room that points every candidate, the offer's and the answer's, at a UDP
+/// socket that never answers, so ICE cannot connect (rewriting one side only is not enough: the other side's
+/// checks would still arrive and be learnt as peer-reflexive candidates). The join must fail retryably and
+/// still DELETE the server's session.
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn ice_failure_is_retryable_and_frees_the_server_session() {
+    use http_body_util::{BodyExt, Full};
+    use hyper::service::service_fn;
+
+    let room = TestRoom::start(RoomConfig::new(vec![RoomParticipant::new(
+        "alice",
+        "Alice",
+        AudioSource::Pcm(tone(440.0, 1.0)),
+    )]))
+    .await
+    .unwrap();
+    let black_hole = std::net::UdpSocket::bind("127.0.0.1:0").unwrap();
+    let dead_port = black_hole.local_addr().unwrap().port();
+    let listener = tokio::net::TcpListener::bind("127.0.0.1:0").await.unwrap();
+    let proxy_url = url::Url::parse(&format!(
+        "http://{}/whep/room",
+        listener.local_addr().unwrap()
+    ))
+    .unwrap();
+    let room_url = room.whep_url();
+    tokio::spawn(async move {
+        let (stream, _) = listener.accept().await.unwrap();
+        let svc = service_fn(move |req: hyper::Request<hyper::body::Incoming>| {
+            let room_url = room_url.clone();
+            async move {
+                let offer = req.into_body().collect().await.unwrap().to_bytes();
+                let offer = black_hole_candidates(&String::from_utf8_lossy(&offer), dead_port);
+                let resp = reqwest::Client::new()
+                    .post(room_url.clone())
+                    .header("content-type", "application/sdp")
+                    .body(offer)
+                    .send()
+                    .await
+                    .unwrap();
+                let location = room_url
+                    .join(resp.headers()["location"].to_str().unwrap())
+                    .unwrap();
+                let answer = black_hole_candidates(&resp.text().await.unwrap(), dead_port);
+                Ok::<_, std::convert::Infallible>(
+                    hyper::Response::builder()
+                        .status(201)
+                        .header("content-type", "application/sdp")
+                        .header("location", location.as_str())
+                        .body(Full::new(bytes::Bytes::from(answer)))
+                        .unwrap(),
+                )
+            }
+        });
+        let _ = hyper::server::conn::http1::Builder::new()
+            .serve_connection(hyper_util::rt::TokioIo::new(stream), svc)
+            .await;
+    });
+
+    let err = connector()
+        .join(JoinSpec::new(proxy_url))
+        .await
+        .unwrap_err();
+    assert!(
+        matches!(
+            err,
+            JoinError::IceFailed
+                | JoinError::Timeout {
+                    stage: JoinStage::Connecting
+                }
+        ),
+        "{err:?}"
+    );
+    assert!(err.is_retryable());
+    assert!(
+        room.wait_for(Duration::from_secs(5), |s| s.deleted == 1)
+            .await,
+        "{:?}",
+        room.stats()
+    );
+    drop(black_hole);
+    room.shutdown().await;
+}
+
+fn black_hole_candidates(sdp: &str, port: u16) -> String {
+    sdp.lines()
+        .map(|l| {
+            if l.starts_with("a=candidate:") {
+                let mut f: Vec<String> = l.split(' ').map(str::to_owned).collect();
+                f[5] = port.to_string();
+                f.join(" ")
+            } else {
+                l.to_owned()
+            }
+        })
+        .map(|l| l + "\r\n")
+        .collect()
 }

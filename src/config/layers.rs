@@ -125,6 +125,8 @@ const CHOICES: &[(&[&str], &[&str])] = &[
     (&["log", "format"], &["auto", "pretty", "json"]),
     (&["transcription", "engine"], &["local", "http"]),
     (&["transcription", "model"], &["tiny.en", "base"]),
+    (&["notes", "engine"], &["local", "openai"]),
+    (&["poster", "visibility"], &["private", "admin_only", "public"]),
 ];
 
 fn check_choices(defaults: &Table, merged: &mut Table, problems: &mut Vec<String>) {
@@ -285,6 +287,7 @@ fn validate(s: &Settings, problems: &mut Vec<String>) {
         "security.encryption_key: must be 32 bytes, base64-encoded".into(),
     );
     validate_transcription(&s.transcription, problems);
+    crate::notes::validate_settings(s, problems);
 }
 
 fn validate_transcription(t: &super::TranscriptionSettings, problems: &mut Vec<String>) {

@@ -26,6 +26,8 @@ pub struct Settings {
     pub webhooks: WebhookSettings,
     pub security: SecuritySettings,
     pub transcription: TranscriptionSettings,
+    pub notes: NotesSettings,
+    pub poster: PosterSettings,
 }
 
 #[derive(Debug, Clone, Deserialize)]
@@ -128,6 +130,60 @@ pub struct TranscriptionHttpSettings {
     pub max_retries: u32,
     pub retry_base_ms: u64,
     pub max_concurrent_requests: usize,
+}
+
+/// `[notes]`: turning a transcript into interview notes (src/notes).
+#[derive(Debug, Clone, Deserialize)]
+pub struct NotesSettings {
+    pub engine: NotesEngineKind,
+    pub chunk_tokens: usize,
+    pub max_output_tokens: u32,
+    pub max_attempts: u32,
+    pub temperature: f32,
+    pub local: NotesLocalSettings,
+    pub openai: NotesOpenAiSettings,
+}
+
+#[derive(Debug, Clone, Copy, PartialEq, Eq, Deserialize)]
+#[serde(rename_all = "lowercase")]
+pub enum NotesEngineKind {
+    Local,
+    Openai,
+}
+
+/// `[notes.local]`: llama.cpp on this machine, in the `panelist-llm` worker process.
+#[derive(Debug, Clone, Deserialize)]
+pub struct NotesLocalSettings {
+    pub worker_path: PathBuf,
+    pub threads: usize,
+    pub context_tokens: usize,
+    pub request_timeout_secs: u64,
+    pub idle_shutdown_secs: u64,
+}
+
+/// `[notes.openai]`: an OpenAI-compatible chat completions API.
+#[derive(Debug, Clone, Deserialize)]
+pub struct NotesOpenAiSettings {
+    pub base_url: String,
+    pub api_key: SecretString,
+    pub model: String,
+    pub json_response_format: bool,
+    pub context_tokens: usize,
+    pub request_timeout_secs: u64,
+    pub max_retries: u32,
+    pub retry_base_ms: u64,
+}
+
+/// `[poster]`: posting notes to the candidate's activity feed (src/poster).
+#[derive(Debug, Clone, Deserialize)]
+pub struct PosterSettings {
+    pub enabled: bool,
+    pub visibility: crate::greenhouse::Visibility,
+    pub poll_interval_secs: u64,
+    pub max_attempts: u32,
+    pub retry_base_secs: u64,
+    pub retry_max_secs: u64,
+    pub lease_secs: u64,
 }
 
 impl Settings {

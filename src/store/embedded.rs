@@ -23,6 +23,7 @@ use super::{
     WebhookEvent, WebhookEventStatus, WebhookPing,
 };
 use crate::domain::{EntityKind, Id, Interview, InterviewStatus};
+use crate::poster::{OutboxNote, OutboxStatus};
 use crate::settings::IntegrationSettings;
 
 /// One table per entity kind, id → JSON, so listing and counting a kind is a plain table scan.
@@ -64,6 +65,13 @@ const PINGS: TableDefinition<Id, &[u8]> = TableDefinition::new("webhook_pings");
 const SETTINGS: TableDefinition<&str, &[u8]> = TableDefinition::new("settings");
 /// lease name → (owner, expiry millis).
 const LEASES: TableDefinition<&str, (&str, i64)> = TableDefinition::new("leases");
+/// Notes outbox: interview id → JSON.
+const OUTBOX: TableDefinition<Id, &[u8]> = TableDefinition::new("notes_outbox");
+/// (next attempt millis, interview id) of pending entries only, so due notes are one range scan.
+const OUTBOX_PENDING: TableDefinition<(i64, Id), ()> = TableDefinition::new("notes_outbox_pending");
+/// (updated millis, interview id), for newest-first listing.
+const OUTBOX_BY_UPDATED: TableDefinition<(i64, Id), ()> =
+    TableDefinition::new("notes_outbox_by_updated");
 
 const INTEGRATION_SETTINGS_KEY: &str = "integration";
 /// How many expired dedup claims one claim prunes, to bound the work of a single write.
@@ -104,6 +112,9 @@ impl EmbeddedStore {
         tx.open_table(PINGS)?;
         tx.open_table(SETTINGS)?;
         tx.open_table(LEASES)?;
+        tx.open_table(OUTBOX)?;
+        tx.open_table(OUTBOX_PENDING)?;
+        tx.open_table(OUTBOX_BY_UPDATED)?;
         tx.commit()?;
         let (changes, _) = broadcast::channel(CHANGE_CHANNEL_CAPACITY);
         Ok(Self {
@@ -163,6 +174,62 @@ impl EmbeddedStore {
         })
         .await
     }
+}
+
+/// Claims an event id unless an unexpired claim exists; prunes a batch of expired claims.
+fn claim_in(tx: &WriteTransaction, event_id: &str, ttl: i64) -> StoreResult<bool> {
+        let now = now_millis();
+        let mut claims = tx.open_table(DEDUP)?;
+        let mut by_expiry = tx.open_table(DEDUP_BY_EXPIRY)?;
+        // Prune a bounded batch of expired claims so the table does not grow forever.
+        let mut expired = Vec::new();
+        for entry in by_expiry.range(..(now, ""))?.take(DEDUP_PRUNE_BATCH) {
+            let (key, _) = entry?;
+            let (at, id) = key.value();
+            expired.push((at, id.to_string()));
+        }
+        for (at, id) in &expired {
+            by_expiry.remove((*at, id.as_str()))?;
+            let current = claims.get(id.as_str())?.map(|v| v.value());
+            // A later claim of the same id has a newer expiry; leave that one alone.
+            if current == Some(*at) {
+                claims.remove(id.as_str())?;
+            }
+        }
+        let current = claims.get(event_id)?.map(|v| v.value());
+        if let Some(expires) = current {
+            if expires > now {
+                return Ok(false);
+            }
+            by_expiry.remove((expires, event_id))?;
+        }
+        let expires = now.saturating_add(ttl);
+        claims.insert(event_id, expires)?;
+        by_expiry.insert((expires, event_id), ())?;
+        Ok(true)
+}
+
+/// Writes an event and keeps its time indexes in step.
+fn put_event_in(tx: &WriteTransaction, event: &WebhookEvent, json: &[u8]) -> StoreResult<()> {
+        let mut events = tx.open_table(EVENTS)?;
+        let mut by_received = tx.open_table(EVENTS_BY_RECEIVED)?;
+        let mut unfinished = tx.open_table(EVENTS_UNFINISHED)?;
+        let old: Option<WebhookEvent> = events
+            .get(event.id.as_str())?
+            .map(|bytes| serde_json::from_slice(bytes.value()))
+            .transpose()?;
+        if let Some(old) = old {
+            let key = (old.received_at.timestamp_millis(), old.id.as_str());
+            by_received.remove(key)?;
+            unfinished.remove(key)?;
+        }
+        events.insert(event.id.as_str(), json)?;
+        let key = (event.received_at.timestamp_millis(), event.id.as_str());
+        by_received.insert(key, ())?;
+        if is_unfinished(&event.status) {
+            unfinished.insert(key, ())?;
+        }
+        Ok(())
 }
 
 async fn blocking<T, F>(f: F) -> StoreResult<T>
@@ -264,6 +331,38 @@ fn read_json<T: serde::de::DeserializeOwned>(
     let mut out = Vec::with_capacity(keys.len());
     for key in keys {
         if let Some(bytes) = table.get(key.as_str())? {
+            out.push(serde_json::from_slice(bytes.value())?);
+        }
+    }
+    Ok(out)
+}
+
+/// Writes an outbox entry and moves its index keys, in the caller's transaction.
+fn put_outbox_in(tx: &WriteTransaction, note: &OutboxNote, json: &[u8]) -> StoreResult<()> {
+    let mut notes = tx.open_table(OUTBOX)?;
+    let mut pending = tx.open_table(OUTBOX_PENDING)?;
+    let mut by_updated = tx.open_table(OUTBOX_BY_UPDATED)?;
+    let old: Option<OutboxNote> = notes
+        .get(note.interview_id)?
+        .map(|bytes| serde_json::from_slice(bytes.value()))
+        .transpose()?;
+    if let Some(old) = old {
+        pending.remove((old.next_attempt_at.timestamp_millis(), old.interview_id))?;
+        by_updated.remove((old.updated_at.timestamp_millis(), old.interview_id))?;
+    }
+    notes.insert(note.interview_id, json)?;
+    by_updated.insert((note.updated_at.timestamp_millis(), note.interview_id), ())?;
+    if note.status == OutboxStatus::Pending {
+        pending.insert((note.next_attempt_at.timestamp_millis(), note.interview_id), ())?;
+    }
+    Ok(())
+}
+
+fn read_outbox(tx: &ReadTransaction, ids: &[Id]) -> StoreResult<Vec<OutboxNote>> {
+    let notes = tx.open_table(OUTBOX)?;
+    let mut out = Vec::with_capacity(ids.len());
+    for id in ids {
+        if let Some(bytes) = notes.get(*id)? {
             out.push(serde_json::from_slice(bytes.value())?);
         }
     }
@@ -510,82 +609,23 @@ impl Store for EmbeddedStore {
         .await
     }
 
-    async fn claim_event_id(&self, event_id: &str, ttl: Duration) -> StoreResult<bool> {
-        let event_id = event_id.to_string();
-        let ttl = millis(ttl).max(1);
-        self.write(move |tx| {
-            let now = now_millis();
-            let mut claims = tx.open_table(DEDUP)?;
-            let mut by_expiry = tx.open_table(DEDUP_BY_EXPIRY)?;
-            // Prune a bounded batch of expired claims so the table does not grow forever.
-            let mut expired = Vec::new();
-            for entry in by_expiry.range(..(now, ""))?.take(DEDUP_PRUNE_BATCH) {
-                let (key, _) = entry?;
-                let (at, id) = key.value();
-                expired.push((at, id.to_string()));
-            }
-            for (at, id) in &expired {
-                by_expiry.remove((*at, id.as_str()))?;
-                let current = claims.get(id.as_str())?.map(|v| v.value());
-                // A later claim of the same id has a newer expiry; leave that one alone.
-                if current == Some(*at) {
-                    claims.remove(id.as_str())?;
-                }
-            }
-            let current = claims.get(event_id.as_str())?.map(|v| v.value());
-            if let Some(expires) = current {
-                if expires > now {
-                    return Ok(false);
-                }
-                by_expiry.remove((expires, event_id.as_str()))?;
-            }
-            let expires = now.saturating_add(ttl);
-            claims.insert(event_id.as_str(), expires)?;
-            by_expiry.insert((expires, event_id.as_str()), ())?;
-            Ok(true)
-        })
-        .await
-    }
-
-    async fn release_event_id(&self, event_id: &str) -> StoreResult<()> {
-        let event_id = event_id.to_string();
-        self.write(move |tx| {
-            let removed = tx
-                .open_table(DEDUP)?
-                .remove(event_id.as_str())?
-                .map(|v| v.value());
-            if let Some(expires) = removed {
-                tx.open_table(DEDUP_BY_EXPIRY)?
-                    .remove((expires, event_id.as_str()))?;
-            }
-            Ok(())
-        })
-        .await
-    }
-
     async fn put_webhook_event(&self, event: &WebhookEvent) -> StoreResult<()> {
         let event = event.clone();
         let json = serde_json::to_vec(&event)?;
+        self.write(move |tx| put_event_in(tx, &event, &json)).await
+    }
+
+    async fn record_webhook_delivery(&self, event: &WebhookEvent, ttl: Duration) -> StoreResult<bool> {
+        let event = event.clone();
+        let json = serde_json::to_vec(&event)?;
+        let ttl = millis(ttl).max(1);
+        // One transaction: a delivery is either claimed and logged, or neither.
         self.write(move |tx| {
-            let mut events = tx.open_table(EVENTS)?;
-            let mut by_received = tx.open_table(EVENTS_BY_RECEIVED)?;
-            let mut unfinished = tx.open_table(EVENTS_UNFINISHED)?;
-            let old: Option<WebhookEvent> = events
-                .get(event.id.as_str())?
-                .map(|bytes| serde_json::from_slice(bytes.value()))
-                .transpose()?;
-            if let Some(old) = old {
-                let key = (old.received_at.timestamp_millis(), old.id.as_str());
-                by_received.remove(key)?;
-                unfinished.remove(key)?;
+            if !claim_in(tx, &event.id, ttl)? {
+                return Ok(false);
             }
-            events.insert(event.id.as_str(), json.as_slice())?;
-            let key = (event.received_at.timestamp_millis(), event.id.as_str());
-            by_received.insert(key, ())?;
-            if is_unfinished(&event.status) {
-                unfinished.insert(key, ())?;
-            }
-            Ok(())
+            put_event_in(tx, &event, &json)?;
+            Ok(true)
         })
         .await
     }
@@ -729,6 +769,52 @@ impl Store for EmbeddedStore {
                 let (holder, expires) = v.value();
                 (expires > now).then(|| holder.to_string())
             }))
+        })
+        .await
+    }
+
+    async fn enqueue_note(&self, note: &OutboxNote) -> StoreResult<bool> {
+        let note = note.clone();
+        let json = serde_json::to_vec(&note)?;
+        self.write(move |tx| {
+            if tx.open_table(OUTBOX)?.get(note.interview_id)?.is_some() {
+                return Ok(false);
+            }
+            put_outbox_in(tx, &note, &json)?;
+            Ok(true)
+        })
+        .await
+    }
+
+    async fn put_outbox_note(&self, note: &OutboxNote) -> StoreResult<()> {
+        let note = note.clone();
+        let json = serde_json::to_vec(&note)?;
+        self.write(move |tx| put_outbox_in(tx, &note, &json)).await
+    }
+
+    async fn get_outbox_note(&self, interview_id: Id) -> StoreResult<Option<OutboxNote>> {
+        self.read(move |tx| Ok(read_outbox(tx, &[interview_id])?.pop()))
+            .await
+    }
+
+    async fn pending_outbox_notes(&self, limit: usize) -> StoreResult<Vec<OutboxNote>> {
+        self.read(move |tx| {
+            let mut ids = Vec::new();
+            for entry in tx.open_table(OUTBOX_PENDING)?.iter()?.take(limit) {
+                ids.push(entry?.0.value().1);
+            }
+            read_outbox(tx, &ids)
+        })
+        .await
+    }
+
+    async fn recent_outbox_notes(&self, limit: usize) -> StoreResult<Vec<OutboxNote>> {
+        self.read(move |tx| {
+            let mut ids = Vec::new();
+            for entry in tx.open_table(OUTBOX_BY_UPDATED)?.iter()?.rev().take(limit) {
+                ids.push(entry?.0.value().1);
+            }
+            read_outbox(tx, &ids)
         })
         .await
     }

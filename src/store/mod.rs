@@ -21,6 +21,7 @@ use chrono::{DateTime, Utc};
 use futures::stream::BoxStream;
 
 use crate::domain::{Entity, EntityKind, Id, Interview};
+use crate::poster::OutboxNote;
 use crate::settings::IntegrationSettings;
 
 pub type StoreResult<T> = Result<T, StoreError>;
@@ -72,10 +73,10 @@ pub trait Store: Send + Sync + 'static {
     async fn recent_sync_runs(&self, limit: usize) -> StoreResult<Vec<SyncRun>>;
 
     // ---- webhooks ----
-    /// Claims a `Greenhouse-Event-ID`. True the first time within `ttl`, false for a repeat.
-    async fn claim_event_id(&self, event_id: &str, ttl: Duration) -> StoreResult<bool>;
-    /// Gives back a claim, so a delivery that could not be persisted is accepted on retry.
-    async fn release_event_id(&self, event_id: &str) -> StoreResult<()>;
+    /// Claims `event.id` for `ttl` and logs the event, atomically. False (and nothing written)
+    /// when the id was already claimed: a repeat delivery. Atomic, so a crash can never leave
+    /// a claimed id without its event, and one round trip keeps ingest fast.
+    async fn record_webhook_delivery(&self, event: &WebhookEvent, ttl: Duration) -> StoreResult<bool>;
     /// Inserts or replaces an event in the log, keyed by its id.
     async fn put_webhook_event(&self, event: &WebhookEvent) -> StoreResult<()>;
     async fn get_webhook_event(&self, id: &str) -> StoreResult<Option<WebhookEvent>>;
@@ -100,6 +101,17 @@ pub trait Store: Send + Sync + 'static {
     async fn release_lease(&self, name: &str, owner: &str) -> StoreResult<bool>;
     /// The current holder of an unexpired lease.
     async fn lease_owner(&self, name: &str) -> StoreResult<Option<String>>;
+
+    // ---- notes outbox (src/poster), one entry per interview ----
+    /// Adds a note unless its interview already has an entry; true when it was added.
+    async fn enqueue_note(&self, note: &OutboxNote) -> StoreResult<bool>;
+    /// Inserts or replaces an entry, keyed by interview id.
+    async fn put_outbox_note(&self, note: &OutboxNote) -> StoreResult<()>;
+    async fn get_outbox_note(&self, interview_id: Id) -> StoreResult<Option<OutboxNote>>;
+    /// Pending entries, soonest `next_attempt_at` first.
+    async fn pending_outbox_notes(&self, limit: usize) -> StoreResult<Vec<OutboxNote>>;
+    /// Every entry, most recently updated first (the dashboard).
+    async fn recent_outbox_notes(&self, limit: usize) -> StoreResult<Vec<OutboxNote>>;
 }
 
 /// Typed access on top of the raw entity operations.

@@ -21,6 +21,7 @@ use super::{
     WebhookEventStatus, WebhookPing,
 };
 use crate::domain::{EntityKind, Id, Interview, InterviewStatus};
+use crate::poster::{OutboxNote, OutboxStatus};
 use crate::settings::IntegrationSettings;
 
 /// Extends a lease only if `ARGV[1]` still owns it; atomic, so it cannot extend someone else's.
@@ -37,6 +38,30 @@ if redis.call('GET', KEYS[1]) == ARGV[1] then
 end
 return 0";
 
+/// Claims a delivery id and logs its event in one step (see `record_webhook_delivery`).
+/// KEYS: dedup claim, event, event index, unfinished index. ARGV: ttl ms, event JSON, id, score.
+const RECORD_DELIVERY: &str = r"
+if redis.call('SET', KEYS[1], 1, 'NX', 'PX', ARGV[1]) then
+  redis.call('SET', KEYS[2], ARGV[2])
+  redis.call('ZADD', KEYS[3], ARGV[4], ARGV[3])
+  redis.call('ZADD', KEYS[4], ARGV[4], ARGV[3])
+  return 1
+end
+return 0";
+
+/// Adds an outbox entry only if its interview has none, with its index entries, atomically.
+/// KEYS: entry, by-updated index, pending index. ARGV: JSON, interview id, updated ms, next ms
+/// (empty when not pending).
+const ENQUEUE_NOTE: &str = r"
+if redis.call('SET', KEYS[1], ARGV[1], 'NX') then
+  redis.call('ZADD', KEYS[2], ARGV[3], ARGV[2])
+  if ARGV[4] ~= '' then
+    redis.call('ZADD', KEYS[3], ARGV[4], ARGV[2])
+  end
+  return 1
+end
+return 0";
+
 /// How many keys one SCAN step asks for while purging.
 const PURGE_BATCH: usize = 500;
 
@@ -46,6 +71,8 @@ pub struct RedisStore {
     prefix: String,
     renew_lease: Script,
     release_lease: Script,
+    record_delivery: Script,
+    enqueue_note: Script,
 }
 
 impl RedisStore {
@@ -60,6 +87,8 @@ impl RedisStore {
             prefix: prefix.to_string(),
             renew_lease: Script::new(RENEW_LEASE),
             release_lease: Script::new(RELEASE_LEASE),
+            record_delivery: Script::new(RECORD_DELIVERY),
+            enqueue_note: Script::new(ENQUEUE_NOTE),
         })
     }
 
@@ -120,6 +149,16 @@ impl RedisStore {
 
     fn event_key(&self, id: &str) -> String {
         self.key(&format!("webhook_event:{id}"))
+    }
+
+    fn outbox_key(&self, interview_id: Id) -> String {
+        self.key(&format!("outbox:{interview_id}"))
+    }
+
+    /// The outbox as sorted sets (scored by time) rather than a stream: entries are retried at
+    /// their own due times, so the poster needs "due first", not "oldest first".
+    fn outbox_index_keys(&self) -> (String, String) {
+        (self.key("outbox"), self.key("outbox:pending"))
     }
 
     async fn load_interview(&self, id: Id) -> StoreResult<Option<Interview>> {
@@ -491,27 +530,21 @@ impl Store for RedisStore {
         self.load_many(&keys).await
     }
 
-    async fn claim_event_id(&self, event_id: &str, ttl: Duration) -> StoreResult<bool> {
+    async fn record_webhook_delivery(&self, event: &WebhookEvent, ttl: Duration) -> StoreResult<bool> {
         let mut con = self.con.clone();
-        // PX rather than EX: keeps sub-second TTLs exact.
-        let set: Option<String> = redis::cmd("SET")
-            .arg(self.key(&format!("dedup:{event_id}")))
-            .arg(1)
-            .arg("NX")
-            .arg("PX")
+        let recorded: i64 = self
+            .record_delivery
+            .key(self.key(&format!("dedup:{}", event.id)))
+            .key(self.event_key(&event.id))
+            .key(self.key("webhook_events"))
+            .key(self.key("webhook_events:unfinished"))
             .arg(ttl_millis(ttl))
-            .query_async(&mut con)
+            .arg(serde_json::to_vec(event)?)
+            .arg(&event.id)
+            .arg(event.received_at.timestamp_millis())
+            .invoke_async(&mut con)
             .await?;
-        Ok(set.is_some())
-    }
-
-    async fn release_event_id(&self, event_id: &str) -> StoreResult<()> {
-        let mut con = self.con.clone();
-        redis::cmd("DEL")
-            .arg(self.key(&format!("dedup:{event_id}")))
-            .query_async::<()>(&mut con)
-            .await?;
-        Ok(())
+        Ok(recorded == 1)
     }
 
     async fn put_webhook_event(&self, event: &WebhookEvent) -> StoreResult<()> {
@@ -645,5 +678,79 @@ impl Store for RedisStore {
             .arg(self.key(&format!("lease:{name}")))
             .query_async(&mut con)
             .await?)
+    }
+
+    async fn enqueue_note(&self, note: &OutboxNote) -> StoreResult<bool> {
+        let mut con = self.con.clone();
+        let (by_updated, pending) = self.outbox_index_keys();
+        let next = if note.status == OutboxStatus::Pending {
+            note.next_attempt_at.timestamp_millis().to_string()
+        } else {
+            String::new()
+        };
+        let added: i64 = self
+            .enqueue_note
+            .key(self.outbox_key(note.interview_id))
+            .key(by_updated)
+            .key(pending)
+            .arg(serde_json::to_vec(note)?)
+            .arg(note.interview_id)
+            .arg(note.updated_at.timestamp_millis())
+            .arg(next)
+            .invoke_async(&mut con)
+            .await?;
+        Ok(added == 1)
+    }
+
+    async fn put_outbox_note(&self, note: &OutboxNote) -> StoreResult<()> {
+        let mut con = self.con.clone();
+        let (by_updated, pending) = self.outbox_index_keys();
+        let mut pipe = redis::pipe();
+        pipe.atomic()
+            .set(self.outbox_key(note.interview_id), serde_json::to_vec(note)?)
+            .ignore()
+            .zadd(by_updated, note.interview_id, note.updated_at.timestamp_millis())
+            .ignore();
+        if note.status == OutboxStatus::Pending {
+            pipe.zadd(pending, note.interview_id, note.next_attempt_at.timestamp_millis())
+                .ignore();
+        } else {
+            pipe.zrem(pending, note.interview_id).ignore();
+        }
+        pipe.query_async::<()>(&mut con).await?;
+        Ok(())
+    }
+
+    async fn get_outbox_note(&self, interview_id: Id) -> StoreResult<Option<OutboxNote>> {
+        Ok(self
+            .load_many(&[self.outbox_key(interview_id)])
+            .await?
+            .pop())
+    }
+
+    async fn pending_outbox_notes(&self, limit: usize) -> StoreResult<Vec<OutboxNote>> {
+        let (_, pending) = self.outbox_index_keys();
+        let ids = self.zset_ids(&pending, limit, false).await?;
+        let keys: Vec<String> = ids
+            .iter()
+            .filter_map(|id| id.parse::<Id>().ok())
+            .map(|id| self.outbox_key(id))
+            .collect();
+        let notes: Vec<OutboxNote> = self.load_many(&keys).await?;
+        Ok(notes
+            .into_iter()
+            .filter(|n| n.status == OutboxStatus::Pending)
+            .collect())
+    }
+
+    async fn recent_outbox_notes(&self, limit: usize) -> StoreResult<Vec<OutboxNote>> {
+        let (by_updated, _) = self.outbox_index_keys();
+        let ids = self.zset_ids(&by_updated, limit, true).await?;
+        let keys: Vec<String> = ids
+            .iter()
+            .filter_map(|id| id.parse::<Id>().ok())
+            .map(|id| self.outbox_key(id))
+            .collect();
+        self.load_many(&keys).await
     }
 }

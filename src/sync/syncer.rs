@@ -131,46 +131,18 @@ impl Syncer {
                 })
             };
             report(0);
-            let result = match resource {
-                Resource::Users => {
-                    self.sync_resource::<User>(&client, name, *resource, kind, started_at, &report)
-                        .await
-                }
-                Resource::Jobs => {
-                    self.sync_resource::<Job>(&client, name, *resource, kind, started_at, &report)
-                        .await
-                }
-                Resource::JobPosts => {
-                    self.sync_resource::<JobPost>(
-                        &client, name, *resource, kind, started_at, &report,
-                    )
-                    .await
-                }
-                Resource::JobStages => {
-                    self.sync_resource::<JobStage>(
-                        &client, name, *resource, kind, started_at, &report,
-                    )
-                    .await
-                }
-                Resource::Candidates => {
-                    self.sync_resource::<Candidate>(
-                        &client, name, *resource, kind, started_at, &report,
-                    )
-                    .await
-                }
-                Resource::Applications => {
-                    self.sync_resource::<Application>(
-                        &client, name, *resource, kind, started_at, &report,
-                    )
-                    .await
-                }
-                Resource::Interviews => {
-                    self.sync_resource::<Interview>(
-                        &client, name, *resource, kind, started_at, &report,
-                    )
-                    .await
-                }
-            };
+            // One generic fetch per resource; the macro only picks the record type.
+            macro_rules! fetch {
+                ($($variant:ident => $ty:ty),*) => {
+                    match resource {
+                        $(Resource::$variant => {
+                            self.sync_resource::<$ty>(&client, name, *resource, kind, started_at, &report).await
+                        })*
+                    }
+                };
+            }
+            let result = fetch!(Users => User, Jobs => Job, JobPosts => JobPost, JobStages => JobStage,
+                Candidates => Candidate, Applications => Application, Interviews => Interview);
             match result {
                 Ok(n) => {
                     run.counts.insert(name.to_string(), n);

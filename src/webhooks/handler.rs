@@ -117,32 +117,11 @@ async fn ingest(
     let text = std::str::from_utf8(&body).map_err(|_| IngestError::NotUtf8)?;
     let webhook = Webhook::parse(text)?;
 
-    let ttl = Duration::from_secs(state.settings.dedup_ttl_secs);
-    let (event_id, claimed) = match delivery_id(req) {
-        Some(id) => {
-            let fresh = state
-                .store
-                .claim_event_id(&id, ttl)
-                .await
-                .map_err(IngestError::Store)?;
-            if !fresh && is_recorded(state, &id).await? {
-                tracing::info!(event_id = %id, action = %webhook.action, "duplicate webhook delivery dropped");
-                return Ok(HttpResponse::Ok().json(serde_json::json!({
-                    "status": "duplicate",
-                    "event_id": id,
-                })));
-            }
-            (id, true)
-        }
-        None => {
-            // Without the header repeats cannot be recognised; the effects are idempotent,
-            // so a repeat costs work, not correctness.
-            let id = Uuid::new_v4().to_string();
-            tracing::info!(event_id = %id, action = %webhook.action, "webhook without {EVENT_ID_HEADER}; generated an id");
-            (id, false)
-        }
-    };
-
+    let event_id = delivery_id(req).unwrap_or_else(|| {
+        let id = Uuid::new_v4().to_string();
+        tracing::info!(event_id = %id, action = %webhook.action, "webhook without {EVENT_ID_HEADER}; generated an id");
+        id
+    });
     let event = WebhookEvent {
         id: event_id.clone(),
         action: webhook.action.clone(),
@@ -154,15 +133,20 @@ async fn ingest(
         applied_at: None,
         outcome: None,
     };
-    if let Err(e) = state.store.put_webhook_event(&event).await {
-        // Give the id back, or Greenhouse's retry would be dropped as a duplicate of a delivery
-        // that was never recorded.
-        if claimed {
-            if let Err(release) = state.store.release_event_id(&event_id).await {
-                tracing::error!(event_id = %event_id, error = %release, "could not release the event id claim");
-            }
-        }
-        return Err(IngestError::Store(e));
+    let ttl = Duration::from_secs(state.settings.dedup_ttl_secs);
+    // Claim and log in one atomic step: a failure leaves nothing claimed, so Greenhouse's
+    // retry of this delivery is accepted, and a repeat delivery changes nothing.
+    let fresh = state
+        .store
+        .record_webhook_delivery(&event, ttl)
+        .await
+        .map_err(IngestError::Store)?;
+    if !fresh {
+        tracing::info!(event_id = %event_id, action = %webhook.action, "duplicate webhook delivery dropped");
+        return Ok(HttpResponse::Ok().json(serde_json::json!({
+            "status": "duplicate",
+            "event_id": event_id,
+        })));
     }
 
     notify_actor(&state.actor, &event_id);
@@ -231,26 +215,7 @@ async fn authenticate(
     Ok(())
 }
 
-/// Whether a claimed id's event reached the log. A claim without an event means this process
-/// (or a replica) died between claiming and persisting; dropping the retry as a duplicate would
-/// lose the delivery for good, so it is accepted again. In the rare case that the first delivery
-/// is still between the two steps, both persist the same pending event and the actor applies it
-/// once (effects are idempotent anyway). This relies on the log keeping events at least as long
-/// as claims last (`dedup_ttl_secs`).
-async fn is_recorded(state: &WebhookState, event_id: &str) -> Result<bool, IngestError> {
-    let recorded = state
-        .store
-        .get_webhook_event(event_id)
-        .await
-        .map_err(IngestError::Store)?
-        .is_some();
-    if !recorded {
-        tracing::warn!(event_id = %event_id, "event id was claimed but never recorded; accepting the delivery");
-    }
-    Ok(recorded)
-}
 
-/// The `Greenhouse-Event-ID`, if it is usable as a key.
 fn delivery_id(req: &HttpRequest) -> Option<String> {
     let value = req.headers().get(EVENT_ID_HEADER)?;
     match value.to_str().map(str::trim) {

@@ -227,6 +227,34 @@ impl RoomHandle {
         n
     }
 
+    /// Ids of the live sessions (the last path segment of each session URL).
+    pub fn session_ids(&self) -> Vec<u64> {
+        let mut ids: Vec<u64> = self
+            .shared
+            .sessions
+            .lock()
+            .map(|s| s.keys().copied().collect())
+            .unwrap_or_default();
+        ids.sort_unstable();
+        ids
+    }
+
+    /// Cuts one session as `cut_all` does; false if no such session is live.
+    pub async fn cut(&self, id: u64) -> bool {
+        let session = self
+            .shared
+            .sessions
+            .lock()
+            .ok()
+            .and_then(|mut s| s.remove(&id));
+        let Some(session) = session else {
+            return false;
+        };
+        session.close().await;
+        self.shared.update_stats(|s| s.cut += 1);
+        true
+    }
+
     pub fn stats(&self) -> RoomStats {
         self.shared.stats.borrow().clone()
     }

@@ -4,7 +4,7 @@ use std::sync::atomic::{AtomicU64, Ordering};
 use std::sync::Arc;
 use std::time::Duration;
 
-use tokio::sync::mpsc;
+use tokio::sync::{mpsc, oneshot};
 use tokio::time::Instant;
 use webrtc::rtcp::goodbye::Goodbye;
 use webrtc::rtp_transceiver::rtp_receiver::RTCRtpReceiver;
@@ -48,14 +48,6 @@ pub struct TrackContext {
     pub pipeline: PipelineSettings,
 }
 
-enum Incoming {
-    Rtp(RtpPacket, Duration),
-    /// RTCP BYE: the sender says this participant left.
-    Bye,
-    /// The track can no longer be read (the connection closed).
-    Ended,
-}
-
 /// The participant a WHEP track names: stream id (msid) is who, the track id (percent-encoded) their name.
 pub fn participant_of(track: &TrackRemote) -> (ParticipantId, String) {
     let id = track.stream_id();
@@ -94,9 +86,9 @@ pub async fn run_track(track: Arc<TrackRemote>, receiver: Arc<RTCRtpReceiver>, c
         return;
     }
 
-    let (tx, mut rx) = mpsc::channel(256);
-    let reader = tokio::spawn(read_rtp(track, tx.clone(), ctx.call_start));
-    let rtcp = tokio::spawn(read_rtcp(receiver, tx));
+    // RTCP is read on its own task (webrtc-rs needs it drained); it only reports a BYE.
+    let (bye_tx, mut bye_rx) = oneshot::channel();
+    let rtcp = tokio::spawn(read_rtcp(receiver, bye_tx));
     let mut out = Vec::new();
     let mut sink = Sink {
         ctx: &ctx,
@@ -104,32 +96,36 @@ pub async fn run_track(track: Arc<TrackRemote>, receiver: Arc<RTCRtpReceiver>, c
         display_name: &display_name,
         opened_recording: false,
     };
+    // RTP is read in this task: one pinned read future is kept across loop turns and replaced only once it
+    // completes, so the timer branch never cancels a read half-way, and no extra task or channel hop is
+    // paid per packet.
+    let mut read = std::pin::pin!(track.read_rtp());
     loop {
         let deadline = pipeline.next_deadline().map(|d| ctx.call_start + d);
-        let incoming = tokio::select! {
-            m = rx.recv() => m,
-            () = sleep_until_opt(deadline) => {
-                pipeline.poll(ctx.call_start.elapsed(), &mut out);
-                if !sink.dispatch(Progress::of(&pipeline), &mut out).await {
-                    break;
-                }
-                continue;
+        tokio::select! {
+            r = &mut read => {
+                let Ok((packet, _)) = r else { break };
+                read.set(track.read_rtp());
+                let arrival = ctx.call_start.elapsed();
+                pipeline.push(
+                    RtpPacket {
+                        seq: packet.header.sequence_number,
+                        timestamp: packet.header.timestamp,
+                        payload: packet.payload,
+                    },
+                    arrival,
+                );
             }
-        };
-        match incoming {
-            Some(Incoming::Rtp(packet, arrival)) => {
-                pipeline.push(packet, arrival);
-                pipeline.poll(ctx.call_start.elapsed(), &mut out);
-            }
-            Some(Incoming::Bye) | Some(Incoming::Ended) | None => break,
+            () = sleep_until_opt(deadline) => {}
+            _ = &mut bye_rx => break,
         }
+        pipeline.poll(ctx.call_start.elapsed(), &mut out);
         if !sink.dispatch(Progress::of(&pipeline), &mut out).await {
             break;
         }
     }
     pipeline.finish(ctx.call_start.elapsed(), &mut out);
     sink.dispatch(Progress::of(&pipeline), &mut out).await;
-    reader.abort();
     rtcp.abort();
     if let Some(rec) = &ctx.recorder {
         if sink.opened_recording {
@@ -241,32 +237,17 @@ async fn sleep_until_opt(deadline: Option<Instant>) {
     }
 }
 
-async fn read_rtp(track: Arc<TrackRemote>, tx: mpsc::Sender<Incoming>, call_start: Instant) {
-    while let Ok((packet, _)) = track.read_rtp().await {
-        let rtp = RtpPacket {
-            seq: packet.header.sequence_number,
-            timestamp: packet.header.timestamp,
-            payload: packet.payload,
-        };
-        if tx
-            .send(Incoming::Rtp(rtp, call_start.elapsed()))
-            .await
-            .is_err()
-        {
-            return;
-        }
-    }
-    let _ = tx.send(Incoming::Ended).await;
-}
-
-async fn read_rtcp(receiver: Arc<RTCRtpReceiver>, tx: mpsc::Sender<Incoming>) {
+/// Drains RTCP and reports an RTCP BYE (the sender says this participant left).
+async fn read_rtcp(receiver: Arc<RTCRtpReceiver>, bye: oneshot::Sender<()>) {
     while let Ok((packets, _)) = receiver.read_rtcp().await {
         if packets
             .iter()
             .any(|p| p.as_any().downcast_ref::<Goodbye>().is_some())
         {
-            let _ = tx.send(Incoming::Bye).await;
+            let _ = bye.send(());
             return;
         }
     }
+    // The receiver closed: keep `bye` pending so the RTP side decides when the track ends.
+    std::future::pending::<()>().await;
 }

@@ -10,7 +10,8 @@ use std::time::Duration;
 use panelist_bots::audio::resample::Decimator;
 use panelist_bots::{CallEvent, CallSession, DisconnectReason, ParticipantId, PcmFrame};
 
-/// The interview WAVs, generated once per test binary with scripts/gen-speech.sh.
+/// The interview WAVs, generated once per test binary with scripts/gen-speech.sh (deterministic, so a fixed
+/// directory is simply overwritten; cargo runs test binaries one at a time).
 pub fn speech() -> (PathBuf, PathBuf) {
     static DIR: OnceLock<PathBuf> = OnceLock::new();
     let dir = DIR.get_or_init(|| {

@@ -1,0 +1,670 @@
+//! Grounding: every number, date, money amount and proper name in the notes must be found in the
+//! transcript where the claim says it comes from. A small model misstates some of these in every
+//! run (shared/llm/MODELS.md), so the check is code, not another prompt.
+//!
+//! For each claim the checkable tokens are extracted: numbers (digits or words, `150k`, `$1.5M`,
+//! `four weeks`, `2019`, `3rd`), currencies, and capitalised words (names, companies, months,
+//! weekdays, technologies). The claim is kept only if one window of three consecutive turns
+//! around its time holds them all; its time is then moved to the turn that says them. A claim
+//! with nothing checkable is kept at the turn its time names, or at the turn it shares the most
+//! words with. Everything else is dropped and counted.
+
+use std::collections::HashSet;
+
+use super::schema::{Claim, NotesDraft};
+use super::transcript::Turn;
+
+/// How far (seconds) a claim's time may be from the turn that supports it before the claim is
+/// searched for in the rest of the chunk.
+const NEAR_SECS: f64 = 90.0;
+/// A claim with nothing checkable is anchored on a turn this close to its time.
+const SNAP_SECS: f64 = 5.0;
+
+/// What grounding did, for the note's footer and the logs.
+#[derive(Debug, Clone, Default, PartialEq, Eq)]
+pub struct GroundingStats {
+    pub checked: usize,
+    /// Claims dropped because the transcript does not support them.
+    pub unsupported: usize,
+    /// Claims kept with a corrected time.
+    pub reanchored: usize,
+    /// The first few dropped claims, for logs and tests.
+    pub dropped: Vec<String>,
+}
+
+impl GroundingStats {
+    pub fn add(&mut self, other: &GroundingStats) {
+        self.checked += other.checked;
+        self.unsupported += other.unsupported;
+        self.reanchored += other.reanchored;
+        for d in &other.dropped {
+            if self.dropped.len() < 20 {
+                self.dropped.push(d.clone());
+            }
+        }
+    }
+}
+
+/// Checks every claim of `draft` against `turns` (the chunk it was written from, plus context).
+/// `participants` are the speakers' names, which count as present everywhere.
+pub fn ground(draft: &mut NotesDraft, turns: &[Turn], participants: &[String]) -> GroundingStats {
+    let index: Vec<TurnFacts> = turns.iter().map(TurnFacts::new).collect();
+    let people: HashSet<String> = participants
+        .iter()
+        .flat_map(|p| words(p))
+        .map(|w| w.to_lowercase())
+        .collect();
+    let everywhere = lowercase_words(turns);
+    let mut stats = GroundingStats::default();
+    let dropped = draft.retain_claims(|claim| {
+        stats.checked += 1;
+        match support(claim, turns, &index, &people, &everywhere) {
+            Some(at) => {
+                if claim.at.is_none_or(|old| (old - at).abs() >= 1.0) {
+                    stats.reanchored += 1;
+                }
+                claim.at = Some(at);
+                true
+            }
+            None => {
+                if stats.dropped.len() < 20 {
+                    stats.dropped.push(claim.text.clone());
+                }
+                false
+            }
+        }
+    });
+    stats.unsupported = dropped;
+    stats
+}
+
+/// What one turn offers as support.
+struct TurnFacts {
+    numbers: Vec<f64>,
+    words: HashSet<String>,
+    stems: HashSet<String>,
+    currencies: HashSet<Currency>,
+}
+
+impl TurnFacts {
+    fn new(turn: &Turn) -> TurnFacts {
+        let text = format!("{} {}", turn.speaker, turn.text);
+        let toks = tokens(&text);
+        TurnFacts {
+            numbers: numbers(&toks, true),
+            words: toks.iter().map(|t| t.to_lowercase()).collect(),
+            stems: content_stems(&text),
+            currencies: currencies(&text),
+        }
+    }
+}
+
+/// The time of the turn that supports `claim`, or `None`.
+fn support(
+    claim: &Claim,
+    turns: &[Turn],
+    index: &[TurnFacts],
+    people: &HashSet<String>,
+    everywhere: &HashSet<String>,
+) -> Option<f64> {
+    if turns.is_empty() {
+        return None;
+    }
+    let toks = tokens(&claim.text);
+    let nums = numbers(&toks, false);
+    let names: Vec<String> = names(&claim.text, everywhere)
+        .into_iter()
+        .filter(|n| !people.contains(&n.to_lowercase()))
+        .collect();
+    let money = currencies(&claim.text);
+
+    // Turns to try, nearest to the claimed time first; without a time, in order.
+    let mut order: Vec<usize> = (0..turns.len()).collect();
+    if let Some(at) = claim.at {
+        order.sort_by(|&a, &b| {
+            (turns[a].start - at)
+                .abs()
+                .total_cmp(&(turns[b].start - at).abs())
+        });
+    }
+    let window = |i: usize| i.saturating_sub(1)..(i + 2).min(turns.len());
+
+    if nums.is_empty() && names.is_empty() {
+        // Nothing checkable: the turn the time names, else the turn it shares most words with.
+        if let Some(at) = claim.at {
+            let nearest = order[0];
+            if (turns[nearest].start - at).abs() <= SNAP_SECS {
+                return Some(turns[nearest].start);
+            }
+        }
+        let stems = content_stems(&claim.text);
+        let best = order
+            .iter()
+            .copied()
+            .filter(|&i| claim.at.is_none_or(|at| (turns[i].start - at).abs() <= NEAR_SECS))
+            .map(|i| (i, index[i].stems.intersection(&stems).count()))
+            .max_by_key(|&(i, score)| (score, usize::MAX - i));
+        let needed = if claim.at.is_some() { 1 } else { 2 };
+        return best
+            .filter(|&(_, score)| score >= needed)
+            .map(|(i, _)| turns[i].start);
+    }
+
+    for &i in &order {
+        let w = window(i);
+        let all_numbers = nums
+            .iter()
+            .all(|n| w.clone().any(|j| index[j].numbers.iter().any(|m| same(*m, *n))));
+        let all_names = names.iter().all(|name| {
+            let lower = name.to_lowercase();
+            w.clone().any(|j| index[j].words.contains(&lower))
+        });
+        let money_ok = money.is_empty() || {
+            let seen: HashSet<Currency> = w.clone().flat_map(|j| index[j].currencies.clone()).collect();
+            seen.is_empty() || money.iter().any(|c| seen.contains(c))
+        };
+        if all_numbers && all_names && money_ok {
+            // The turn of the window that says the most of it is where the claim comes from.
+            let best = w
+                .clone()
+                .max_by_key(|&j| {
+                    let n = nums
+                        .iter()
+                        .filter(|n| index[j].numbers.iter().any(|m| same(*m, **n)))
+                        .count();
+                    let m = names
+                        .iter()
+                        .filter(|name| index[j].words.contains(&name.to_lowercase()))
+                        .count();
+                    (n + m, usize::from(j == i))
+                })
+                .unwrap_or(i);
+            return Some(turns[best].start);
+        }
+    }
+    None
+}
+
+/// Words the transcript writes in lower case somewhere: ordinary words, not names.
+fn lowercase_words(turns: &[Turn]) -> HashSet<String> {
+    turns
+        .iter()
+        .flat_map(|t| tokens(&t.text))
+        .filter(|w| w.chars().next().is_some_and(char::is_lowercase))
+        .collect()
+}
+
+fn same(a: f64, b: f64) -> bool {
+    (a - b).abs() < 1e-6 * a.abs().max(1.0)
+}
+
+#[derive(Debug, Clone, Copy, PartialEq, Eq, Hash)]
+enum Currency {
+    Dollar,
+    Euro,
+    Pound,
+}
+
+fn currencies(text: &str) -> HashSet<Currency> {
+    let t = text.to_lowercase();
+    let mut out = HashSet::new();
+    if t.contains('$') || t.contains("dollar") || t.contains("usd") {
+        out.insert(Currency::Dollar);
+    }
+    if t.contains('€') || t.contains("euro") || t.contains("eur ") {
+        out.insert(Currency::Euro);
+    }
+    if t.contains('£') || t.contains("pound") || t.contains("gbp") {
+        out.insert(Currency::Pound);
+    }
+    out
+}
+
+/// Words with their inner punctuation (`$150,000`, `1.5M`, `O'Neil`, `Node.js`), outer punctuation
+/// trimmed.
+fn tokens(text: &str) -> Vec<String> {
+    text.split(|c: char| c.is_whitespace() || c == '/' || c == '–' || c == '—')
+        .map(|w| {
+            w.trim_matches(|c: char| {
+                !(c.is_alphanumeric() || c == '$' || c == '€' || c == '£' || c == '%' || c == '+')
+            })
+        })
+        .filter(|w| !w.is_empty())
+        .map(|w| w.strip_suffix("'s").or(w.strip_suffix("’s")).unwrap_or(w).to_string())
+        .collect()
+}
+
+fn words(text: &str) -> Vec<String> {
+    tokens(text)
+}
+
+const UNITS: [&str; 20] = [
+    "zero", "one", "two", "three", "four", "five", "six", "seven", "eight", "nine", "ten", "eleven",
+    "twelve", "thirteen", "fourteen", "fifteen", "sixteen", "seventeen", "eighteen", "nineteen",
+];
+const TENS: [&str; 10] = [
+    "", "", "twenty", "thirty", "forty", "fifty", "sixty", "seventy", "eighty", "ninety",
+];
+const ORDINALS: [&str; 20] = [
+    "zeroth", "first", "second", "third", "fourth", "fifth", "sixth", "seventh", "eighth", "ninth",
+    "tenth", "eleventh", "twelfth", "thirteenth", "fourteenth", "fifteenth", "sixteenth",
+    "seventeenth", "eighteenth", "nineteenth",
+];
+
+fn word_value(w: &str) -> Option<f64> {
+    let w = w.to_lowercase();
+    if let Some(i) = UNITS.iter().position(|u| *u == w) {
+        return Some(i as f64);
+    }
+    if let Some(i) = TENS.iter().position(|u| !u.is_empty() && *u == w) {
+        return Some(i as f64 * 10.0);
+    }
+    if let Some(i) = ORDINALS.iter().position(|u| *u == w) {
+        return Some(i as f64);
+    }
+    match w.as_str() {
+        "twentieth" => Some(20.0),
+        "thirtieth" => Some(30.0),
+        "dozen" => Some(12.0),
+        _ => {
+            // "twenty-five", "thirty-first"
+            let (a, b) = w.split_once('-')?;
+            let tens = TENS.iter().position(|u| !u.is_empty() && *u == a)? as f64 * 10.0;
+            let unit = UNITS
+                .iter()
+                .position(|u| *u == b)
+                .or_else(|| ORDINALS.iter().position(|u| *u == b))? as f64;
+            (unit < 10.0).then_some(tens + unit)
+        }
+    }
+}
+
+fn scale_of(w: &str) -> Option<f64> {
+    match w.to_lowercase().as_str() {
+        "hundred" => Some(100.0),
+        "thousand" | "k" | "grand" => Some(1_000.0),
+        "million" | "millions" | "m" | "mm" => Some(1_000_000.0),
+        "billion" | "b" | "bn" => Some(1_000_000_000.0),
+        _ => None,
+    }
+}
+
+/// A number written with digits, with an optional suffix (`150k`, `1.5M`, `3rd`, `10%`).
+fn digit_value(tok: &str) -> Vec<f64> {
+    let t = tok.trim_start_matches(['$', '€', '£']).trim_end_matches(['%', '+']);
+    // Ranges and dates written with a hyphen: "3-4", "2024-05-01".
+    if t.contains('-') && !t.starts_with('-') {
+        return t.split('-').flat_map(digit_value).collect();
+    }
+    // Times of day: "9:30".
+    if t.contains(':') {
+        return t.split(':').flat_map(digit_value).collect();
+    }
+    let lower = t.to_lowercase();
+    let (num, mult) = match lower.find(|c: char| c.is_alphabetic()) {
+        Some(i) => {
+            let (n, suffix) = lower.split_at(i);
+            let mult = match suffix {
+                "k" => 1_000.0,
+                "m" | "mm" => 1_000_000.0,
+                "b" | "bn" => 1_000_000_000.0,
+                "st" | "nd" | "rd" | "th" | "s" | "x" | "h" | "pm" | "am" | "yrs" | "y" => 1.0,
+                _ => return Vec::new(),
+            };
+            (n.to_string(), mult)
+        }
+        None => (lower, 1.0),
+    };
+    match num.replace(',', "").parse::<f64>() {
+        Ok(v) => vec![v * mult],
+        Err(_) => Vec::new(),
+    }
+}
+
+/// The numeric values in a token stream. `lenient` (the transcript side) also records a bare
+/// number scaled by a multiplier a few words on ("140 to 160 thousand"), so the claim "$140k"
+/// finds it.
+fn numbers(toks: &[String], lenient: bool) -> Vec<f64> {
+    let mut out = Vec::new();
+    let mut i = 0;
+    while i < toks.len() {
+        let tok = &toks[i];
+        let lower = tok.to_lowercase();
+        // Claims: "one" and "first" are mostly not numbers ("one of the", "first project").
+        let skip_word = !lenient && matches!(lower.as_str(), "one" | "first" | "second");
+        let mut value: Option<f64> = None;
+        let mut consumed = 1;
+        if tok.chars().any(|c| c.is_ascii_digit()) {
+            let vals = digit_value(tok);
+            if vals.len() == 1 {
+                value = vals.first().copied();
+            } else {
+                out.extend(vals);
+            }
+        } else if !skip_word && (word_value(&lower).is_some() || lower == "a" || lower == "an") {
+            // A run of number words: "one hundred and fifty thousand", "a hundred", "twenty five".
+            let mut total = 0.0;
+            let mut current = 0.0;
+            let mut any = false;
+            let mut j = i;
+            while j < toks.len() {
+                let w = toks[j].to_lowercase();
+                if let Some(v) = word_value(&w) {
+                    current += v;
+                    any = true;
+                } else if (w == "a" || w == "an") && j + 1 < toks.len() && scale_of(&toks[j + 1]).is_some() {
+                    current += 1.0;
+                } else if let Some(s) = scale_of(&w).filter(|_| w.len() > 1) {
+                    if current == 0.0 {
+                        current = 1.0;
+                    }
+                    if s == 100.0 {
+                        current *= s;
+                    } else {
+                        total += current * s;
+                        current = 0.0;
+                    }
+                    any = true;
+                } else if w == "and" && any && j + 1 < toks.len() && word_value(&toks[j + 1]).is_some() {
+                    // "a hundred and fifty"
+                } else {
+                    break;
+                }
+                j += 1;
+            }
+            if any {
+                value = Some(total + current);
+                consumed = (j - i).max(1);
+            }
+        }
+        if let Some(mut v) = value {
+            // "150 thousand", "1.5 million"
+            if let Some(s) = toks.get(i + consumed).and_then(|w| scale_of(w)) {
+                if toks[i + consumed].len() > 1 || tok.chars().any(|c| c.is_ascii_digit()) {
+                    v *= s;
+                    consumed += 1;
+                }
+            }
+            out.push(v);
+            if lenient && v < 1000.0 {
+                out.push(v);
+                for w in toks.iter().skip(i + consumed).take(4) {
+                    if let Some(s) = scale_of(w).filter(|s| *s >= 1000.0) {
+                        out.push(v * s);
+                        break;
+                    }
+                    let scaled: Vec<f64> = digit_value(w);
+                    if w.to_lowercase().ends_with('k') && !scaled.is_empty() {
+                        out.push(v * 1000.0);
+                        break;
+                    }
+                }
+            }
+        }
+        i += consumed;
+    }
+    out
+}
+
+/// Capitalised words that name something: every one inside a sentence, and a sentence's first
+/// word unless it is an ordinary word (`Strong`, `Worked`, `The`): one on the common list, with
+/// a common suffix, or one the transcript (`lowercase_words`) uses in lower case.
+fn names(text: &str, transcript_words: &HashSet<String>) -> Vec<String> {
+    let mut out = Vec::new();
+    let mut sentence_start = true;
+    for raw in text.split_whitespace() {
+        let ends_sentence = raw.ends_with(['.', '!', '?', ';', ':']) && !raw.contains("..");
+        let toks = tokens(raw);
+        for (k, tok) in toks.iter().enumerate() {
+            let first_char = tok.chars().next();
+            let capitalised = first_char.is_some_and(char::is_uppercase);
+            let at_start = sentence_start && k == 0;
+            if capitalised && !tok.chars().all(|c| c.is_ascii_digit()) && tok != "I" {
+                let lower = tok.to_lowercase();
+                let is_name = !at_start
+                    || looks_like_name(tok)
+                    || !(ordinary(&lower) || transcript_words.contains(&lower));
+                if is_name {
+                    out.push(tok.clone());
+                }
+            }
+        }
+        sentence_start = ends_sentence;
+    }
+    out
+}
+
+/// All-caps acronyms and CamelCase words are names even at the start of a sentence.
+fn looks_like_name(tok: &str) -> bool {
+    let upper = tok.chars().filter(|c| c.is_uppercase()).count();
+    upper >= 2
+}
+
+/// Ordinary words that start claims; anything with a common English suffix counts too.
+fn ordinary(lower: &str) -> bool {
+    const SUFFIXES: [&str; 14] = [
+        "ed", "ing", "ly", "es", "ive", "ful", "ous", "able", "ible", "ment", "tion", "ness", "ity",
+        "ent",
+    ];
+    COMMON.contains(&lower)
+        || (lower.len() > 4 && SUFFIXES.iter().any(|s| lower.ends_with(s)))
+        || (lower.len() > 3 && lower.ends_with('s') && COMMON.contains(&&lower[..lower.len() - 1]))
+}
+
+const COMMON: &[&str] = &[
+    "a", "an", "the", "this", "that", "these", "those", "he", "she", "they", "it", "we", "you",
+    "his", "her", "their", "its", "our", "my", "your", "candidate", "interviewer", "team", "has",
+    "had", "have", "is", "was", "were", "are", "be", "been", "will", "would", "can", "could",
+    "should", "may", "might", "must", "no", "not", "none", "some", "many", "most", "more", "less",
+    "few", "several", "all", "both", "each", "every", "any", "other", "another", "also", "but",
+    "and", "or", "so", "if", "when", "while", "after", "before", "since", "about", "around", "over",
+    "under", "with", "without", "for", "from", "to", "in", "on", "at", "by", "of", "as", "into",
+    "strong", "good", "great", "solid", "clear", "weak", "limited", "little", "lack", "lacks",
+    "deep", "broad", "wide", "high", "low", "long", "short", "big", "small", "large", "new", "old",
+    "own", "hands", "led", "built", "ran", "made", "set", "wrote", "drove", "grew", "cut", "took",
+    "gave", "got", "saw", "knew", "thought", "felt", "kept", "left", "became", "began", "brought",
+    "bought", "sold", "held", "met", "paid", "put", "read", "said", "sent", "spent", "spoke", "told",
+    "understood", "won", "lost", "owns", "own", "wants", "want", "needs", "need", "prefers",
+    "prefer", "plans", "plan", "expects", "expect", "asks", "asked", "open", "available", "able",
+    "unable", "willing", "based", "remote", "hybrid", "onsite", "office", "currently", "current",
+    "previously", "previous", "recently", "recent", "next", "last", "first", "then", "later",
+    "soon", "early", "late", "salary", "base", "total", "compensation", "pay", "offer", "offers",
+    "notice", "start", "starts", "location", "experience", "years", "year", "months", "month",
+    "weeks", "week", "days", "day", "project", "projects", "system", "systems", "design", "work",
+    "works", "worked", "job", "role", "company", "companies", "manager", "management", "lead",
+    "leads", "leader", "leadership", "engineer", "engineers", "engineering", "developer", "code",
+    "coding", "data", "service", "services", "platform", "product", "customer", "customers",
+    "users", "user", "strength", "strengths", "concern", "concerns", "weakness", "answer",
+    "answers", "question", "questions", "follow", "send", "schedule", "share", "review", "check",
+    "confirm", "discuss", "decide", "provide", "move", "moving", "relocate", "would", "very",
+    "quite", "only", "just", "even", "well", "still", "already", "again", "often", "always",
+    "never", "sometimes", "usually", "mostly", "mainly", "primarily", "especially", "including",
+    "like", "such", "than", "too", "up", "out", "down", "off", "back", "through", "across", "per",
+    "via", "how", "what", "why", "where", "who", "which", "there", "here", "yes", "two", "three",
+    "four", "five", "six", "seven", "eight", "nine", "ten", "one", "half", "ownership",
+    "communication", "collaboration", "debugging", "testing", "scaling", "reliability",
+    "performance", "migration", "incident", "incidents", "outage", "outages", "on-call", "call",
+    "mentor", "mentoring", "mentored", "feedback", "conflict", "disagreement", "compromise",
+    "motivation", "interest", "interested", "excited", "passionate", "curious", "pragmatic",
+    "thoughtful", "candid", "honest", "humble", "confident", "calm", "structured", "organised",
+    "organized", "detail", "details", "focus", "focused", "impact", "result", "results", "growth",
+    "learning", "learned", "learn", "seeks", "seeking", "looking", "explained", "described",
+    "mentioned", "noted", "stated", "admitted", "acknowledged", "showed", "shown", "demonstrated",
+    "handled", "resolved", "reduced", "improved", "increased", "decreased", "scaled", "migrated",
+    "designed", "implemented", "owned", "managed", "coordinated", "partnered", "proposed", "went",
+    "came", "did", "does", "do", "done", "vague", "unclear", "unsure", "uncertain", "minimal",
+    "relevant", "direct", "deadline", "pending", "waiting", "final", "round", "onsite", "take-home",
+    "recruiter", "hiring", "panel", "interview", "interviews", "ask", "get", "make", "give", "see",
+];
+
+/// Lower-case word stems of length ≥ 4 that carry meaning, for matching claims without
+/// checkable tokens to the turn they paraphrase.
+fn content_stems(text: &str) -> HashSet<String> {
+    const STOP: [&str; 24] = [
+        "that", "this", "with", "have", "from", "they", "their", "there", "about", "would", "could",
+        "should", "which", "what", "when", "were", "been", "also", "into", "than", "then", "very",
+        "really", "candidate",
+    ];
+    tokens(text)
+        .into_iter()
+        .map(|w| w.to_lowercase())
+        .filter(|w| w.len() >= 4 && !STOP.contains(&w.as_str()))
+        .map(|w| stem(&w))
+        .collect()
+}
+
+fn stem(w: &str) -> String {
+    for suffix in ["ing", "ed", "es", "s", "ly", "er"] {
+        if let Some(s) = w.strip_suffix(suffix) {
+            if s.len() >= 4 {
+                return s.to_string();
+            }
+        }
+    }
+    w.to_string()
+}
+
+/// Grounds free text without times (the summary): each sentence whose numbers and names are not
+/// all somewhere in `turns` is dropped. Returns the text kept and how many sentences went.
+pub fn ground_text(text: &str, turns: &[Turn], participants: &[String]) -> (String, usize) {
+    let people: HashSet<String> = participants
+        .iter()
+        .flat_map(|p| tokens(p))
+        .map(|w| w.to_lowercase())
+        .collect();
+    let lower_words = lowercase_words(turns);
+    let facts: Vec<TurnFacts> = turns.iter().map(TurnFacts::new).collect();
+    let all_numbers: Vec<f64> = facts.iter().flat_map(|f| f.numbers.iter().copied()).collect();
+    let all_words: HashSet<&String> = facts.iter().flat_map(|f| f.words.iter()).collect();
+    let mut kept = Vec::new();
+    let mut dropped = 0;
+    for sentence in split_sentences(text) {
+        let nums_ok = numbers(&tokens(sentence), false)
+            .iter()
+            .all(|n| all_numbers.iter().any(|m| same(*m, *n)));
+        let names_ok = names(sentence, &lower_words).iter().all(|n| {
+            let lower = n.to_lowercase();
+            people.contains(&lower) || all_words.contains(&lower)
+        });
+        if nums_ok && names_ok {
+            kept.push(sentence);
+        } else {
+            dropped += 1;
+        }
+    }
+    (kept.join(" "), dropped)
+}
+
+fn split_sentences(text: &str) -> Vec<&str> {
+    let mut out = Vec::new();
+    let mut start = 0;
+    let chars: Vec<(usize, char)> = text.char_indices().collect();
+    for (k, &(i, c)) in chars.iter().enumerate() {
+        let next = chars.get(k + 1).map(|&(_, n)| n);
+        if matches!(c, '.' | '!' | '?') && next.is_none_or(char::is_whitespace) {
+            let end = i + c.len_utf8();
+            let s = text[start..end].trim();
+            if !s.is_empty() {
+                out.push(s);
+            }
+            start = end;
+        }
+    }
+    let rest = text[start..].trim();
+    if !rest.is_empty() {
+        out.push(rest);
+    }
+    out
+}
+
+/// The numbers and names of a text that grounding would check: for tests and benchmarks that
+/// verify notes independently.
+pub fn checkable(text: &str, transcript: &[Turn]) -> (Vec<f64>, Vec<String>) {
+    let everywhere = lowercase_words(transcript);
+    (numbers(&tokens(text), false), names(text, &everywhere))
+}
+
+#[cfg(test)]
+#[allow(clippy::unwrap_used, clippy::expect_used)]
+mod tests {
+    use super::*;
+    use crate::notes::schema::FactKind;
+    use crate::notes::transcript::Role;
+
+    fn turns() -> Vec<Turn> {
+        vec![
+            Turn::new(0.0, "Tom Becker", Some(Role::Interviewer), "What are you looking for in terms of compensation?"),
+            Turn::new(10.0, "Maya Chen", Some(Role::Candidate), "Somewhere around a hundred and eighty five thousand dollars base."),
+            Turn::new(30.0, "Tom Becker", Some(Role::Interviewer), "And your notice period?"),
+            Turn::new(35.0, "Maya Chen", Some(Role::Candidate), "Four weeks. I could start on March 3rd. I have an offer from Brightline too, 140 to 160k."),
+            Turn::new(300.0, "Maya Chen", Some(Role::Candidate), "At Fernwood I rebuilt the tracking pipeline on Kafka, from 2 million to 40 million events a day."),
+        ]
+    }
+
+    fn ground_one(text: &str, at: Option<f64>) -> Option<f64> {
+        let mut d = NotesDraft {
+            facts: vec![(FactKind::Compensation, Claim::new(text, at))],
+            ..Default::default()
+        };
+        let stats = ground(&mut d, &turns(), &["Tom Becker".into(), "Maya Chen".into()]);
+        assert_eq!(stats.checked, 1);
+        d.facts.first().and_then(|(_, c)| c.at)
+    }
+
+    #[test]
+    fn numbers_in_digits_and_words() {
+        let n = |s: &str| numbers(&tokens(s), false);
+        assert_eq!(n("$185,000 base"), vec![185000.0]);
+        assert_eq!(n("185k"), vec![185000.0]);
+        assert_eq!(n("a hundred and eighty five thousand"), vec![185000.0]);
+        assert_eq!(n("1.5 million users"), vec![1_500_000.0]);
+        assert_eq!(n("four weeks, March 3rd, 2019"), vec![4.0, 3.0, 2019.0]);
+        assert_eq!(n("twenty-five people"), vec![25.0]);
+        assert_eq!(n("one of the first"), Vec::<f64>::new());
+        assert!(numbers(&tokens("140 to 160k"), true).contains(&140_000.0));
+    }
+
+    #[test]
+    fn names_skip_ordinary_sentence_starts() {
+        let none = HashSet::new();
+        assert_eq!(names("Strong on Kafka and Go. Worked at Fernwood.", &none), vec!["Kafka", "Go", "Fernwood"]);
+        assert_eq!(names("Google offer pending.", &none), vec!["Google"]);
+        assert_eq!(names("AWS experience", &none), vec!["AWS"]);
+    }
+
+    #[test]
+    fn supported_claims_are_kept_at_the_turn_that_says_them() {
+        assert_eq!(ground_one("Expects $185k base salary", Some(0.0)), Some(10.0));
+        assert_eq!(ground_one("Notice period of 4 weeks", Some(35.0)), Some(35.0));
+        assert_eq!(ground_one("Offer from Brightline at $140k-$160k", Some(40.0)), Some(35.0));
+        // A wrong time is corrected when the facts are said elsewhere in the chunk.
+        assert_eq!(ground_one("Scaled Kafka pipeline from 2M to 40M events per day", Some(20.0)), Some(300.0));
+    }
+
+    #[test]
+    fn unsupported_numbers_names_and_currencies_are_dropped() {
+        assert_eq!(ground_one("Expects $200k", Some(10.0)), None);
+        assert_eq!(ground_one("Has an offer from Google", Some(35.0)), None);
+        assert_eq!(ground_one("Could start in 2025", Some(35.0)), None);
+        assert_eq!(ground_one("Expects 185,000 euros", Some(10.0)), None);
+        assert_eq!(ground_one("Worked at Stripe for 5 years", None), None);
+    }
+
+    #[test]
+    fn summary_sentences_need_their_numbers_and_names_somewhere() {
+        let (kept, dropped) = ground_text(
+            "Maya Chen has strong Kafka skills. She expects 185k. She worked at Google for 9 years.",
+            &turns(),
+            &["Maya Chen".into()],
+        );
+        assert_eq!(kept, "Maya Chen has strong Kafka skills. She expects 185k.");
+        assert_eq!(dropped, 1);
+    }
+
+    #[test]
+    fn claims_without_checkable_tokens_need_a_turn() {
+        assert_eq!(ground_one("Clear about expectations", Some(11.0)), Some(10.0));
+        assert_eq!(ground_one("Rebuilt the tracking pipeline", None), Some(300.0));
+        assert_eq!(ground_one("Enjoys gardening", None), None);
+    }
+}

@@ -1,0 +1,493 @@
+//! The notes pipeline for one interview. While the call runs, transcript turns arrive in batches;
+//! each time enough speech has gathered (`chunk_tokens`) that chunk is summarised into a partial
+//! draft: protected remarks withheld from the model, the reply read leniently (and asked again
+//! when unreadable), claims guarded and grounded against the chunk. The model also carries a
+//! running summary forward. At hang-up only the last chunk is left to summarise; the partials are
+//! then merged by code, so notes are ready seconds after the call, however long it was.
+
+use std::time::Instant;
+
+use super::engine::{ChatRequest, DynSummarizer};
+use super::grounding::{self, GroundingStats};
+use super::guard::{self, GuardStats, Redactor};
+use super::llm_protocol::{ChatMessage, Usage};
+use super::prompt::{self, PromptContext};
+use super::schema::{self, Claim, FactKind, NotesDraft};
+use super::transcript::{Role, Turn};
+use super::NotesError;
+
+/// How the pipeline cuts and asks.
+#[derive(Debug, Clone, PartialEq)]
+pub struct PipelineOptions {
+    /// Transcript tokens per chunk (estimated). Smaller chunks leave less to do at hang-up.
+    pub chunk_tokens: usize,
+    /// Completion budget per chunk.
+    pub max_output_tokens: u32,
+    /// Tries per chunk when the reply is not the schema (the first included).
+    pub max_attempts: u32,
+    pub temperature: f32,
+    /// Turns of the previous chunk shown again for context (a question cut from its answer).
+    pub context_turns: usize,
+}
+
+impl Default for PipelineOptions {
+    fn default() -> Self {
+        PipelineOptions {
+            chunk_tokens: 900,
+            max_output_tokens: 700,
+            max_attempts: 3,
+            temperature: 0.0,
+            context_turns: 2,
+        }
+    }
+}
+
+/// Timings and sizes of one chunk, for logs and BENCHMARKS.md.
+#[derive(Debug, Clone, Default, PartialEq)]
+pub struct ChunkReport {
+    pub index: usize,
+    pub turns: usize,
+    /// Call time (seconds) of the chunk's first turn and of its last turn's end.
+    pub from: f64,
+    pub to: f64,
+    pub attempts: u32,
+    pub usage: Usage,
+    pub wall_ms: u64,
+    /// Set when the chunk could not be summarised (it is retried at `finish`).
+    pub error: Option<String>,
+}
+
+/// The merged notes and what it took to make them.
+#[derive(Debug, Clone, Default)]
+pub struct NotesOutcome {
+    pub notes: NotesDraft,
+    pub grounding: GroundingStats,
+    pub guard: GuardStats,
+    pub chunks: Vec<ChunkReport>,
+    /// Chunks that could not be summarised even at the end; their part is missing.
+    pub failed_chunks: usize,
+    /// Time spent in `finish` (the last chunk and the merge): hang-up to notes.
+    pub finish_ms: u64,
+}
+
+pub struct NotesPipeline {
+    engine: DynSummarizer,
+    options: PipelineOptions,
+    ctx: PromptContext,
+    system: ChatMessage,
+    participants: Vec<String>,
+    redactor: Redactor,
+    guard: GuardStats,
+    grounding: GroundingStats,
+    /// Every turn so far, redacted: grounding the summary, and context lines.
+    all: Vec<Turn>,
+    /// Index in `all` of the first turn not yet summarised.
+    next: usize,
+    summary: String,
+    partials: Vec<NotesDraft>,
+    /// Chunks that failed during the call, retried at `finish`.
+    failed: Vec<(usize, usize)>,
+    reports: Vec<ChunkReport>,
+    last_error: Option<NotesError>,
+}
+
+impl NotesPipeline {
+    /// `ctx.candidate` names the candidate: turns whose role is unknown are the candidate's when
+    /// the speaker matches it, an interviewer's otherwise.
+    pub fn new(engine: DynSummarizer, options: PipelineOptions, ctx: PromptContext) -> NotesPipeline {
+        let system = prompt::system_message(&ctx);
+        let mut participants = ctx.interviewers.clone();
+        participants.push(ctx.candidate.clone());
+        NotesPipeline {
+            engine,
+            options,
+            ctx,
+            system,
+            participants,
+            redactor: Redactor::default(),
+            guard: GuardStats::default(),
+            grounding: GroundingStats::default(),
+            all: Vec::new(),
+            next: 0,
+            summary: String::new(),
+            partials: Vec::new(),
+            failed: Vec::new(),
+            reports: Vec::new(),
+            last_error: None,
+        }
+    }
+
+    /// Transcript tokens a chunk may hold so that the prompt, the running summary, the context
+    /// lines and the completion fit the engine's context.
+    pub fn chunk_budget(&self) -> Result<usize, NotesError> {
+        let fixed = prompt::estimate_messages(std::slice::from_ref(&self.system))
+            + 200 // running summary and the user message's own words
+            + 120 * self.options.context_turns
+            + self.options.max_output_tokens as usize
+            + 64;
+        let context = self.engine.context_tokens();
+        let room = context.saturating_sub(fixed);
+        if room < 100 {
+            return Err(NotesError::Config(format!(
+                "the model's context of {context} tokens leaves no room for transcript: the prompt and \
+                 the answer take about {fixed}. Use fewer kit questions, a smaller max_output_tokens, or a \
+                 larger context"
+            )));
+        }
+        Ok(room.min(self.options.chunk_tokens.max(100)))
+    }
+
+    /// Turns received so far.
+    pub fn turns(&self) -> &[Turn] {
+        &self.all
+    }
+
+    pub fn reports(&self) -> &[ChunkReport] {
+        &self.reports
+    }
+
+    /// Adds turns (in call order) and summarises every chunk that is now complete. Failures are
+    /// recorded and retried at `finish`, so a flaky engine does not stop the call being followed.
+    pub async fn push(&mut self, turns: Vec<Turn>) -> Result<Vec<ChunkReport>, NotesError> {
+        let budget = self.chunk_budget()?;
+        let mut turns: Vec<Turn> = turns
+            .into_iter()
+            .flat_map(|t| split_long_turn(t, budget))
+            .collect();
+        for t in turns.iter_mut() {
+            if t.role.is_none() {
+                t.role = Some(if same_person(&t.speaker, &self.ctx.candidate) {
+                    Role::Candidate
+                } else {
+                    Role::Interviewer
+                });
+            }
+        }
+        let stats = self.redactor.redact(&mut turns);
+        self.guard.add(&stats);
+        self.all.extend(turns);
+        let mut done = Vec::new();
+        while let Some(end) = self.cut(budget, false) {
+            let start = self.next;
+            self.next = end;
+            done.push(self.summarise(start, end).await);
+        }
+        Ok(done)
+    }
+
+    /// The end (exclusive) of the next chunk, if one is complete (or, at the end, if any is left).
+    fn cut(&self, budget: usize, at_end: bool) -> Option<usize> {
+        let mut tokens = 0;
+        for (i, t) in self.all.iter().enumerate().skip(self.next) {
+            let cost = prompt::estimate_tokens(&prompt::transcript_line(t)) + 2;
+            if tokens + cost > budget {
+                // Always take at least one turn (long turns were split to fit the budget).
+                return Some(if i == self.next { i + 1 } else { i });
+            }
+            tokens += cost;
+        }
+        (at_end && self.next < self.all.len()).then_some(self.all.len())
+    }
+
+    async fn summarise(&mut self, start: usize, end: usize) -> ChunkReport {
+        let started = Instant::now();
+        let index = self.reports.len();
+        let from_ctx = start.saturating_sub(self.options.context_turns);
+        let context = self.all[from_ctx..start].to_vec();
+        let part = self.all[start..end].to_vec();
+        let mut report = ChunkReport {
+            index,
+            turns: part.len(),
+            from: part.first().map(|t| t.start).unwrap_or_default(),
+            to: part.last().map(|t| t.end.max(t.start)).unwrap_or_default(),
+            ..ChunkReport::default()
+        };
+        match self.ask(&context, &part, &mut report).await {
+            Ok(mut draft) => {
+                let guarded = guard::filter_draft(&mut draft);
+                self.guard.add(&guarded);
+                let window: Vec<Turn> = self.all[from_ctx..end].to_vec();
+                let grounded = grounding::ground(&mut draft, &window, &self.participants);
+                self.grounding.add(&grounded);
+                let (summary, dropped) =
+                    grounding::ground_text(&draft.summary, &self.all[..end], &self.participants);
+                self.grounding.unsupported += dropped;
+                if !summary.trim().is_empty() {
+                    self.summary = summary;
+                }
+                self.partials.push(draft);
+            }
+            Err(e) => {
+                tracing::warn!(chunk = index, error = %e, "notes: chunk failed; retrying it at the end");
+                report.error = Some(e.to_string());
+                self.failed.push((start, end));
+                self.last_error = Some(e);
+            }
+        }
+        report.wall_ms = started.elapsed().as_millis() as u64;
+        tracing::debug!(
+            chunk = index,
+            turns = report.turns,
+            prompt_tokens = report.usage.prompt_tokens,
+            cached = report.usage.cached_tokens,
+            completion_tokens = report.usage.completion_tokens,
+            wall_ms = report.wall_ms,
+            "notes: chunk summarised"
+        );
+        self.reports.push(report.clone());
+        report
+    }
+
+    /// Asks the engine about one chunk until the reply reads as the schema.
+    async fn ask(
+        &mut self,
+        context: &[Turn],
+        part: &[Turn],
+        report: &mut ChunkReport,
+    ) -> Result<NotesDraft, NotesError> {
+        let user = prompt::user_message(&self.summary, context, part);
+        let mut messages = vec![self.system.clone(), user];
+        let mut last_problem = String::new();
+        for attempt in 1..=self.options.max_attempts.max(1) {
+            report.attempts = attempt;
+            let request = ChatRequest {
+                messages: messages.clone(),
+                max_tokens: self.options.max_output_tokens,
+                temperature: self.options.temperature,
+                json: true,
+            };
+            let completion = match self.engine.complete(&request).await {
+                Ok(c) => c,
+                Err(NotesError::ContextOverflow(detail)) if part.len() > 1 => {
+                    // The estimate was off for this text: halve the chunk and try both halves.
+                    tracing::warn!(%detail, "notes: prompt too long for the model; splitting the chunk");
+                    let mid = part.len() / 2;
+                    let first = Box::pin(self.ask(context, &part[..mid], report)).await?;
+                    let second = Box::pin(self.ask(&part[..mid], &part[mid..], report)).await?;
+                    return Ok(concat(first, second));
+                }
+                Err(e) => return Err(e),
+            };
+            add_usage(&mut report.usage, &completion.usage);
+            match schema::parse_reply(&completion.text, &self.ctx.questions) {
+                Ok(draft) => return Ok(draft),
+                Err(schema::ReplyError(problem)) => {
+                    tracing::warn!(attempt, %problem, finish = %completion.finish_reason, "notes: unreadable reply");
+                    let excerpt: String = completion.text.chars().take(600).collect();
+                    messages.truncate(2);
+                    messages.push(ChatMessage {
+                        role: "assistant".into(),
+                        content: excerpt,
+                    });
+                    messages.push(prompt::retry_message(&problem));
+                    last_problem = problem;
+                }
+            }
+        }
+        Err(NotesError::MalformedReply {
+            attempts: self.options.max_attempts.max(1),
+            detail: last_problem,
+        })
+    }
+
+    /// Hang-up: summarises what is left, retries chunks that failed, merges. Errors only when no
+    /// part of the transcript could be summarised.
+    pub async fn finish(mut self) -> Result<NotesOutcome, NotesError> {
+        let started = Instant::now();
+        let budget = self.chunk_budget()?;
+        while let Some(end) = self.cut(budget, true) {
+            let start = self.next;
+            self.next = end;
+            self.summarise(start, end).await;
+        }
+        let retry: Vec<(usize, usize)> = std::mem::take(&mut self.failed);
+        for (start, end) in retry {
+            self.summarise(start, end).await;
+        }
+        if self.partials.is_empty() {
+            return Err(self.last_error.take().unwrap_or(NotesError::EmptyTranscript));
+        }
+        let mut notes = merge(&self.partials, self.ctx.questions.len());
+        notes.summary = self.summary.clone();
+        Ok(NotesOutcome {
+            notes,
+            grounding: self.grounding,
+            guard: self.guard,
+            failed_chunks: self.failed.len(),
+            chunks: self.reports,
+            finish_ms: started.elapsed().as_millis() as u64,
+        })
+    }
+}
+
+fn add_usage(total: &mut Usage, u: &Usage) {
+    total.prompt_tokens += u.prompt_tokens;
+    total.cached_tokens += u.cached_tokens;
+    total.completion_tokens += u.completion_tokens;
+    total.prompt_ms += u.prompt_ms;
+    total.generation_ms += u.generation_ms;
+}
+
+fn concat(mut a: NotesDraft, b: NotesDraft) -> NotesDraft {
+    if !b.summary.is_empty() {
+        a.summary = b.summary;
+    }
+    a.answers.extend(b.answers);
+    a.strengths.extend(b.strengths);
+    a.concerns.extend(b.concerns);
+    a.facts.extend(b.facts);
+    a.next_steps.extend(b.next_steps);
+    a
+}
+
+fn same_person(speaker: &str, name: &str) -> bool {
+    let (s, n) = (speaker.trim().to_lowercase(), name.trim().to_lowercase());
+    !n.is_empty()
+        && (s == n || s.split_whitespace().next() == n.split_whitespace().next() && !s.is_empty())
+}
+
+/// A turn too long for one chunk, cut at sentence ends into pieces that fit.
+fn split_long_turn(turn: Turn, budget: usize) -> Vec<Turn> {
+    let line = prompt::transcript_line(&turn);
+    if prompt::estimate_tokens(&line) + 2 <= budget {
+        return vec![turn];
+    }
+    let overhead = prompt::estimate_tokens(&line) - prompt::estimate_tokens(&turn.text);
+    let room = budget.saturating_sub(overhead + 4).max(20);
+    let mut pieces = Vec::new();
+    let mut current = String::new();
+    for word in turn.text.split_inclusive(' ') {
+        if prompt::estimate_tokens(&current) + prompt::estimate_tokens(word) > room
+            && !current.is_empty()
+        {
+            pieces.push(std::mem::take(&mut current));
+        }
+        current.push_str(word);
+    }
+    if !current.trim().is_empty() {
+        pieces.push(current);
+    }
+    let n = pieces.len().max(1) as f64;
+    let span = (turn.end - turn.start).max(0.0);
+    pieces
+        .into_iter()
+        .enumerate()
+        .map(|(i, text)| Turn {
+            start: turn.start + span * i as f64 / n,
+            end: turn.start + span * (i + 1) as f64 / n,
+            speaker: turn.speaker.clone(),
+            role: turn.role,
+            text: text.trim().to_string(),
+        })
+        .collect()
+}
+
+/// Claims that say the same thing twice (one chunk repeating another) count once.
+fn similar(a: &str, b: &str) -> bool {
+    let words = |s: &str| -> std::collections::HashSet<String> {
+        s.to_lowercase()
+            .split(|c: char| !c.is_alphanumeric())
+            .filter(|w| w.len() > 2)
+            .map(str::to_string)
+            .collect()
+    };
+    let (wa, wb) = (words(a), words(b));
+    if wa.is_empty() || wb.is_empty() {
+        return a.eq_ignore_ascii_case(b);
+    }
+    let common = wa.intersection(&wb).count() as f64;
+    common / (wa.len().min(wb.len()) as f64) >= 0.8
+}
+
+fn push_distinct(into: &mut Vec<Claim>, claim: &Claim, cap: usize) {
+    if into.len() < cap && !into.iter().any(|c| similar(&c.text, &claim.text)) {
+        into.push(claim.clone());
+    }
+}
+
+/// At most this many of each list in the final note: notes are read in a minute.
+const MAX_LIST: usize = 6;
+const MAX_ANSWERS_PER_QUESTION: usize = 2;
+
+/// Merges the partial drafts (in call order) into the interview's notes. The summary is set by
+/// the caller (the running summary). Pure, so the merge rules are tested directly.
+pub fn merge(partials: &[NotesDraft], questions: usize) -> NotesDraft {
+    let mut out = NotesDraft::default();
+    for q in 1..=questions {
+        let mut answers: Vec<Claim> = Vec::new();
+        for p in partials {
+            for a in p.answers.iter().filter(|a| a.question == q) {
+                push_distinct(&mut answers, &a.claim, MAX_ANSWERS_PER_QUESTION);
+            }
+        }
+        out.answers.extend(
+            answers
+                .into_iter()
+                .map(|claim| schema::Answer { question: q, claim }),
+        );
+    }
+    for p in partials {
+        for c in &p.strengths {
+            push_distinct(&mut out.strengths, c, MAX_LIST);
+        }
+        for c in &p.concerns {
+            push_distinct(&mut out.concerns, c, MAX_LIST);
+        }
+        for c in &p.next_steps {
+            push_distinct(&mut out.next_steps, c, MAX_LIST);
+        }
+    }
+    for kind in FactKind::ALL {
+        let cap = if kind.is_list() { 4 } else { 2 };
+        let mut values: Vec<Claim> = Vec::new();
+        for p in partials {
+            for (_, c) in p.facts.iter().filter(|(k, _)| *k == kind) {
+                push_distinct(&mut values, c, cap);
+            }
+        }
+        out.facts.extend(values.into_iter().map(|c| (kind, c)));
+    }
+    out
+}
+
+#[cfg(test)]
+#[allow(clippy::unwrap_used, clippy::expect_used)]
+mod tests {
+    use super::*;
+    use crate::notes::schema::Answer;
+
+    #[test]
+    fn merge_dedupes_caps_and_orders_by_question() {
+        let a = NotesDraft {
+            answers: vec![
+                Answer { question: 2, claim: Claim::new("Wants to grow into a staff role", Some(50.0)) },
+                Answer { question: 1, claim: Claim::new("Built the tracking pipeline", Some(10.0)) },
+            ],
+            strengths: vec![Claim::new("Deep Kafka knowledge", Some(12.0))],
+            facts: vec![(FactKind::Compensation, Claim::new("$185k base", Some(20.0)))],
+            ..Default::default()
+        };
+        let b = NotesDraft {
+            answers: vec![Answer { question: 1, claim: Claim::new("Built the tracking pipeline.", Some(300.0)) }],
+            strengths: vec![Claim::new("deep kafka knowledge", Some(400.0)), Claim::new("Calm under pressure", Some(410.0))],
+            facts: vec![(FactKind::Compensation, Claim::new("Flexible on base for equity", Some(420.0)))],
+            ..Default::default()
+        };
+        let m = merge(&[a, b], 3);
+        assert_eq!(m.answers.iter().map(|a| a.question).collect::<Vec<_>>(), vec![1, 2]);
+        assert_eq!(m.strengths.len(), 2);
+        assert_eq!(m.facts.len(), 2);
+    }
+
+    #[test]
+    fn long_turns_are_split_to_fit() {
+        let text = "word ".repeat(2000);
+        let t = Turn { start: 0.0, end: 100.0, speaker: "A".into(), role: None, text };
+        let parts = split_long_turn(t, 300);
+        assert!(parts.len() > 3);
+        for p in &parts {
+            assert!(prompt::estimate_tokens(&prompt::transcript_line(p)) <= 300);
+        }
+        assert!(parts.windows(2).all(|w| w[0].start < w[1].start));
+    }
+}
