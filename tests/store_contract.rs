@@ -155,6 +155,8 @@ contract! {
         settings_round_trip_with_sealed_secrets,
         leases_belong_to_one_owner,
         expired_lease_is_handed_over,
+        outbox_holds_one_note_per_interview,
+        outbox_lists_due_notes_first_and_drops_finished_ones,
     ],
     pair: [
         second_subscriber_and_replica_receive_changes,
@@ -845,6 +847,69 @@ async fn expired_lease_is_handed_over(store: DynStore) {
         store.lease_owner("bot:9").await.unwrap().as_deref(),
         Some("replica-b")
     );
+}
+
+fn outbox_note(interview_id: Id, next: DateTime<Utc>) -> panelist::poster::OutboxNote {
+    let mut n = panelist::poster::OutboxNote::new(
+        interview_id,
+        42,
+        format!("[Panelist notes · interview {interview_id}]\nbody"),
+        panelist::greenhouse::Visibility::Private,
+        at(9, 0),
+    );
+    n.next_attempt_at = next;
+    n
+}
+
+async fn outbox_holds_one_note_per_interview(store: DynStore) {
+    use panelist::poster::OutboxStatus;
+    assert_eq!(store.get_outbox_note(7).await.unwrap(), None);
+    let first = outbox_note(7, at(9, 0));
+    assert!(store.enqueue_note(&first).await.unwrap());
+    let mut second = outbox_note(7, at(8, 0));
+    second.body = "another body".into();
+    assert!(!store.enqueue_note(&second).await.unwrap(), "a second note for one interview");
+    assert_eq!(store.get_outbox_note(7).await.unwrap(), Some(first.clone()));
+    let mut updated = first.clone();
+    updated.attempts = 2;
+    updated.in_flight = true;
+    updated.last_error = Some("timed out".into());
+    updated.status = OutboxStatus::Posted;
+    updated.note_id = Some(99);
+    store.put_outbox_note(&updated).await.unwrap();
+    assert_eq!(store.get_outbox_note(7).await.unwrap(), Some(updated));
+    // Posted entries still block a second enqueue.
+    assert!(!store.enqueue_note(&first).await.unwrap());
+}
+
+async fn outbox_lists_due_notes_first_and_drops_finished_ones(store: DynStore) {
+    use panelist::poster::OutboxStatus;
+    for (id, next) in [(1, at(10, 0)), (2, at(9, 0)), (3, at(11, 0))] {
+        assert!(store.enqueue_note(&outbox_note(id, next)).await.unwrap());
+    }
+    let ids = |notes: Vec<panelist::poster::OutboxNote>| -> Vec<Id> {
+        notes.iter().map(|n| n.interview_id).collect()
+    };
+    assert_eq!(ids(store.pending_outbox_notes(10).await.unwrap()), vec![2, 1, 3]);
+    assert_eq!(ids(store.pending_outbox_notes(2).await.unwrap()), vec![2, 1]);
+    // A retry moves a note in the order; finishing takes it out of the queue.
+    let mut two = store.get_outbox_note(2).await.unwrap().unwrap();
+    two.next_attempt_at = at(12, 0);
+    two.updated_at = at(9, 30);
+    store.put_outbox_note(&two).await.unwrap();
+    assert_eq!(ids(store.pending_outbox_notes(10).await.unwrap()), vec![1, 3, 2]);
+    let mut one = store.get_outbox_note(1).await.unwrap().unwrap();
+    one.status = OutboxStatus::Posted;
+    one.updated_at = at(9, 45);
+    store.put_outbox_note(&one).await.unwrap();
+    let mut three = store.get_outbox_note(3).await.unwrap().unwrap();
+    three.status = OutboxStatus::Failed;
+    three.updated_at = at(9, 15);
+    store.put_outbox_note(&three).await.unwrap();
+    assert_eq!(ids(store.pending_outbox_notes(10).await.unwrap()), vec![2]);
+    // Everything, most recently updated first, for the dashboard.
+    assert_eq!(ids(store.recent_outbox_notes(10).await.unwrap()), vec![1, 2, 3]);
+    assert_eq!(ids(store.recent_outbox_notes(1).await.unwrap()), vec![1]);
 }
 
 // ---------------------------------------------------------------------------------------------

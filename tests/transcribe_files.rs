@@ -93,7 +93,8 @@ fn every_supported_container_decodes_to_16khz_mono() {
     for (path, codec) in [(&flac, "flac"), (&ogg, "vorbis")] {
         let a = decode_file(path).unwrap();
         assert_eq!(a.codec, codec);
-        assert!((a.samples.len() as i64 - 32_000).abs() <= 200, "{codec}: {}", a.samples.len());
+        // Lossy codecs may keep a few ms of encoder padding.
+        assert!((a.samples.len() as i64 - 32_000).abs() <= 400, "{codec}: {}", a.samples.len());
     }
 }
 

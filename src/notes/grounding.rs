@@ -4,7 +4,7 @@
 //!
 //! For each claim the checkable tokens are extracted: numbers (digits or words, `150k`, `$1.5M`,
 //! `four weeks`, `2019`, `3rd`), currencies, and capitalised words (names, companies, months,
-//! weekdays, technologies). The claim is kept only if one window of three consecutive turns
+//! weekdays, technologies). The claim is kept only if one window of five consecutive turns
 //! around its time holds them all; its time is then moved to the turn that says them. A claim
 //! with nothing checkable is kept at the turn its time names, or at the turn it shares the most
 //! words with. Everything else is dropped and counted.
@@ -19,6 +19,9 @@ use super::transcript::Turn;
 const NEAR_SECS: f64 = 90.0;
 /// A claim with nothing checkable is anchored on a turn this close to its time.
 const SNAP_SECS: f64 = 5.0;
+/// Turns on each side of the anchor that may hold a claim's facts: a question, its answer, and
+/// the follow-up ("from 2 million ... to forty million" spans a few turns).
+const WINDOW: usize = 2;
 
 /// What grounding did, for the note's footer and the logs.
 #[derive(Debug, Clone, Default, PartialEq, Eq)]
@@ -54,11 +57,11 @@ pub fn ground(draft: &mut NotesDraft, turns: &[Turn], participants: &[String]) -
         .flat_map(|p| words(p))
         .map(|w| w.to_lowercase())
         .collect();
-    let everywhere = lowercase_words(turns);
+    let corpus = Corpus::new(turns);
     let mut stats = GroundingStats::default();
     let dropped = draft.retain_claims(|claim| {
         stats.checked += 1;
-        match support(claim, turns, &index, &people, &everywhere) {
+        match support(claim, turns, &index, &people, &corpus) {
             Some(at) => {
                 if claim.at.is_none_or(|old| (old - at).abs() >= 1.0) {
                     stats.reanchored += 1;
@@ -82,6 +85,8 @@ pub fn ground(draft: &mut NotesDraft, turns: &[Turn], participants: &[String]) -
 struct TurnFacts {
     numbers: Vec<f64>,
     words: HashSet<String>,
+    /// The words in order, for acronyms (`MTTR` = "mean time to recovery").
+    sequence: Vec<String>,
     stems: HashSet<String>,
     currencies: HashSet<Currency>,
 }
@@ -90,12 +95,30 @@ impl TurnFacts {
     fn new(turn: &Turn) -> TurnFacts {
         let text = format!("{} {}", turn.speaker, turn.text);
         let toks = tokens(&text);
+        let sequence: Vec<String> = toks.iter().map(|t| t.to_lowercase()).collect();
         TurnFacts {
             numbers: numbers(&toks, true),
-            words: toks.iter().map(|t| t.to_lowercase()).collect(),
+            words: sequence.iter().cloned().collect(),
+            sequence,
             stems: content_stems(&text),
             currencies: currencies(&text),
         }
+    }
+
+    /// Whether the turn names `name`: the word itself (any case), or, for an acronym, words
+    /// whose initials spell it.
+    fn mentions(&self, name: &str) -> bool {
+        let lower = name.to_lowercase();
+        if self.words.contains(&lower) {
+            return true;
+        }
+        let is_acronym = (2..=6).contains(&name.len()) && name.chars().all(|c| c.is_ascii_uppercase());
+        is_acronym
+            && self.sequence.windows(name.len()).any(|run| {
+                run.iter()
+                    .zip(lower.chars())
+                    .all(|(w, c)| w.starts_with(c))
+            })
     }
 }
 
@@ -105,14 +128,14 @@ fn support(
     turns: &[Turn],
     index: &[TurnFacts],
     people: &HashSet<String>,
-    everywhere: &HashSet<String>,
+    corpus: &Corpus,
 ) -> Option<f64> {
     if turns.is_empty() {
         return None;
     }
     let toks = tokens(&claim.text);
     let nums = numbers(&toks, false);
-    let names: Vec<String> = names(&claim.text, everywhere)
+    let names: Vec<String> = names(&claim.text, corpus)
         .into_iter()
         .filter(|n| !people.contains(&n.to_lowercase()))
         .collect();
@@ -127,17 +150,19 @@ fn support(
                 .total_cmp(&(turns[b].start - at).abs())
         });
     }
-    let window = |i: usize| i.saturating_sub(1)..(i + 2).min(turns.len());
+    let window = |i: usize| i.saturating_sub(WINDOW)..(i + WINDOW + 1).min(turns.len());
 
     if nums.is_empty() && names.is_empty() {
-        // Nothing checkable: the turn the time names, else the turn it shares most words with.
+        // Nothing checkable: the turn the time names if the talk around it shares a word with the
+        // claim, else the nearby turn it shares most words with.
+        let stems = content_stems(&claim.text);
         if let Some(at) = claim.at {
             let nearest = order[0];
-            if (turns[nearest].start - at).abs() <= SNAP_SECS {
+            let related = window(nearest).any(|j| !index[j].stems.is_disjoint(&stems));
+            if (turns[nearest].start - at).abs() <= SNAP_SECS && related {
                 return Some(turns[nearest].start);
             }
         }
-        let stems = content_stems(&claim.text);
         let best = order
             .iter()
             .copied()
@@ -155,10 +180,9 @@ fn support(
         let all_numbers = nums
             .iter()
             .all(|n| w.clone().any(|j| index[j].numbers.iter().any(|m| same(*m, *n))));
-        let all_names = names.iter().all(|name| {
-            let lower = name.to_lowercase();
-            w.clone().any(|j| index[j].words.contains(&lower))
-        });
+        let all_names = names
+            .iter()
+            .all(|name| w.clone().any(|j| index[j].mentions(name)));
         let money_ok = money.is_empty() || {
             let seen: HashSet<Currency> = w.clone().flat_map(|j| index[j].currencies.clone()).collect();
             seen.is_empty() || money.iter().any(|c| seen.contains(c))
@@ -172,10 +196,7 @@ fn support(
                         .iter()
                         .filter(|n| index[j].numbers.iter().any(|m| same(*m, **n)))
                         .count();
-                    let m = names
-                        .iter()
-                        .filter(|name| index[j].words.contains(&name.to_lowercase()))
-                        .count();
+                    let m = names.iter().filter(|name| index[j].mentions(name)).count();
                     (n + m, usize::from(j == i))
                 })
                 .unwrap_or(i);
@@ -185,13 +206,34 @@ fn support(
     None
 }
 
-/// Words the transcript writes in lower case somewhere: ordinary words, not names.
-fn lowercase_words(turns: &[Turn]) -> HashSet<String> {
-    turns
-        .iter()
-        .flat_map(|t| tokens(&t.text))
-        .filter(|w| w.chars().next().is_some_and(char::is_lowercase))
-        .collect()
+/// How the transcript uses words: which it writes in lower case (ordinary words) and which it
+/// capitalises inside a sentence (names).
+#[derive(Debug, Default)]
+struct Corpus {
+    lowercase: HashSet<String>,
+    proper: HashSet<String>,
+}
+
+impl Corpus {
+    fn new(turns: &[Turn]) -> Corpus {
+        let mut c = Corpus::default();
+        for t in turns {
+            for sentence in split_sentences(&t.text) {
+                for (k, w) in tokens(sentence).into_iter().enumerate() {
+                    match w.chars().next() {
+                        Some(ch) if ch.is_lowercase() => {
+                            c.lowercase.insert(w);
+                        }
+                        Some(ch) if ch.is_uppercase() && k > 0 && w != "I" => {
+                            c.proper.insert(w);
+                        }
+                        _ => {}
+                    }
+                }
+            }
+        }
+        c
+    }
 }
 
 fn same(a: f64, b: f64) -> bool {
@@ -406,10 +448,11 @@ fn numbers(toks: &[String], lenient: bool) -> Vec<f64> {
     out
 }
 
-/// Capitalised words that name something: every one inside a sentence, and a sentence's first
-/// word unless it is an ordinary word (`Strong`, `Worked`, `The`): one on the common list, with
-/// a common suffix, or one the transcript (`lowercase_words`) uses in lower case.
-fn names(text: &str, transcript_words: &HashSet<String>) -> Vec<String> {
+/// Capitalised words that name something: every one inside a sentence; a sentence's first word
+/// when the transcript uses it as a name, when it is shaped like one (`AWS`, `GraphQL`), or when
+/// it is not an ordinary word (`Strong`, `Worked`, `Admits`: on the common list, with a common
+/// suffix, or written in lower case somewhere in the transcript).
+fn names(text: &str, corpus: &Corpus) -> Vec<String> {
     let mut out = Vec::new();
     let mut sentence_start = true;
     for raw in text.split_whitespace() {
@@ -422,8 +465,9 @@ fn names(text: &str, transcript_words: &HashSet<String>) -> Vec<String> {
             if capitalised && !tok.chars().all(|c| c.is_ascii_digit()) && tok != "I" {
                 let lower = tok.to_lowercase();
                 let is_name = !at_start
+                    || corpus.proper.contains(tok.as_str())
                     || looks_like_name(tok)
-                    || !(ordinary(&lower) || transcript_words.contains(&lower));
+                    || !(ordinary(&lower) || corpus.lowercase.contains(&lower));
                 if is_name {
                     out.push(tok.clone());
                 }
@@ -448,7 +492,9 @@ fn ordinary(lower: &str) -> bool {
     ];
     COMMON.contains(&lower)
         || (lower.len() > 4 && SUFFIXES.iter().any(|s| lower.ends_with(s)))
-        || (lower.len() > 3 && lower.ends_with('s') && COMMON.contains(&&lower[..lower.len() - 1]))
+        // Verbs and plurals: "Admits", "Prefers", "Projects". A name ending in s is still caught
+        // when the transcript uses it as a name.
+        || (lower.len() > 3 && lower.ends_with('s') && !lower.ends_with("ss"))
 }
 
 const COMMON: &[&str] = &[
@@ -532,20 +578,18 @@ pub fn ground_text(text: &str, turns: &[Turn], participants: &[String]) -> (Stri
         .flat_map(|p| tokens(p))
         .map(|w| w.to_lowercase())
         .collect();
-    let lower_words = lowercase_words(turns);
+    let corpus = Corpus::new(turns);
     let facts: Vec<TurnFacts> = turns.iter().map(TurnFacts::new).collect();
     let all_numbers: Vec<f64> = facts.iter().flat_map(|f| f.numbers.iter().copied()).collect();
-    let all_words: HashSet<&String> = facts.iter().flat_map(|f| f.words.iter()).collect();
     let mut kept = Vec::new();
     let mut dropped = 0;
     for sentence in split_sentences(text) {
         let nums_ok = numbers(&tokens(sentence), false)
             .iter()
             .all(|n| all_numbers.iter().any(|m| same(*m, *n)));
-        let names_ok = names(sentence, &lower_words).iter().all(|n| {
-            let lower = n.to_lowercase();
-            people.contains(&lower) || all_words.contains(&lower)
-        });
+        let names_ok = names(sentence, &corpus)
+            .iter()
+            .all(|n| people.contains(&n.to_lowercase()) || facts.iter().any(|f| f.mentions(n)));
         if nums_ok && names_ok {
             kept.push(sentence);
         } else {
@@ -577,11 +621,34 @@ fn split_sentences(text: &str) -> Vec<&str> {
     out
 }
 
+/// The numbers and names in `text` that nothing in `turns` (or the participants' names) supports,
+/// wherever in the transcript: an independent, window-free check for tests and benchmarks.
+pub fn unsupported_anywhere(text: &str, turns: &[Turn], participants: &[String]) -> Vec<String> {
+    let corpus = Corpus::new(turns);
+    let facts: Vec<TurnFacts> = turns.iter().map(TurnFacts::new).collect();
+    let people: HashSet<String> = participants
+        .iter()
+        .flat_map(|p| tokens(p))
+        .map(|w| w.to_lowercase())
+        .collect();
+    let mut out = Vec::new();
+    for n in numbers(&tokens(text), false) {
+        if !facts.iter().any(|f| f.numbers.iter().any(|m| same(*m, n))) {
+            out.push(n.to_string());
+        }
+    }
+    for name in names(text, &corpus) {
+        if !people.contains(&name.to_lowercase()) && !facts.iter().any(|f| f.mentions(&name)) {
+            out.push(name);
+        }
+    }
+    out
+}
+
 /// The numbers and names of a text that grounding would check: for tests and benchmarks that
 /// verify notes independently.
 pub fn checkable(text: &str, transcript: &[Turn]) -> (Vec<f64>, Vec<String>) {
-    let everywhere = lowercase_words(transcript);
-    (numbers(&tokens(text), false), names(text, &everywhere))
+    (numbers(&tokens(text), false), names(text, &Corpus::new(transcript)))
 }
 
 #[cfg(test)]
@@ -626,10 +693,13 @@ mod tests {
 
     #[test]
     fn names_skip_ordinary_sentence_starts() {
-        let none = HashSet::new();
+        let none = Corpus::default();
         assert_eq!(names("Strong on Kafka and Go. Worked at Fernwood.", &none), vec!["Kafka", "Go", "Fernwood"]);
         assert_eq!(names("Google offer pending.", &none), vec!["Google"]);
         assert_eq!(names("AWS experience", &none), vec!["AWS"]);
+        assert_eq!(names("Admits weak spots; Prefers Go.", &none), vec!["Go"]);
+        let corpus = Corpus::new(&turns());
+        assert_eq!(names("Brightline offer pending.", &corpus), vec!["Brightline"]);
     }
 
     #[test]
@@ -639,6 +709,8 @@ mod tests {
         assert_eq!(ground_one("Offer from Brightline at $140k-$160k", Some(40.0)), Some(35.0));
         // A wrong time is corrected when the facts are said elsewhere in the chunk.
         assert_eq!(ground_one("Scaled Kafka pipeline from 2M to 40M events per day", Some(20.0)), Some(300.0));
+        // Acronyms match the words they abbreviate.
+        assert_eq!(ground_one("Notice period (NP) of 4 weeks", Some(35.0)), Some(35.0));
     }
 
     #[test]
@@ -663,7 +735,9 @@ mod tests {
 
     #[test]
     fn claims_without_checkable_tokens_need_a_turn() {
-        assert_eq!(ground_one("Clear about expectations", Some(11.0)), Some(10.0));
+        assert_eq!(ground_one("Clear about compensation expectations", Some(11.0)), Some(10.0));
+        // The right time is not enough: the talk around it must be about the claim.
+        assert_eq!(ground_one("Clear about expectations", Some(11.0)), None);
         assert_eq!(ground_one("Rebuilt the tracking pipeline", None), Some(300.0));
         assert_eq!(ground_one("Enjoys gardening", None), None);
     }

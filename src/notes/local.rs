@@ -24,7 +24,8 @@ const LOAD_TIMEOUT: Duration = Duration::from_secs(180);
 /// Lines of the worker's stderr kept for error messages.
 const STDERR_LINES: usize = 20;
 
-/// The GGUF file the notes model is installed as (see `panelist models install notes`).
+/// The GGUF file the notes model is installed as (see `panelist models install notes`; the same
+/// name as `models::ModelName::Notes.file_name()`).
 pub const MODEL_FILE: &str = "qwen2.5-coder-1.5b-instruct-q4_k_m.gguf";
 /// The worker binary's name, looked for beside the running executable.
 pub const WORKER_BIN: &str = "panelist-llm";
@@ -345,7 +346,11 @@ impl Server {
     fn start(&self) -> Result<Running, NotesError> {
         let o = &self.options;
         let started = Instant::now();
+        // llama.cpp's OpenMP threads spin while they wait for each other; on a shared 2-core machine
+        // a descheduled thread makes its partner spin for a whole time slice (10x slower, measured).
+        let wait_policy = std::env::var("OMP_WAIT_POLICY").unwrap_or_else(|_| "PASSIVE".into());
         let mut child = Command::new(&o.worker)
+            .env("OMP_WAIT_POLICY", wait_policy)
             .arg("--model")
             .arg(&o.model)
             .arg("--threads")
@@ -462,6 +467,11 @@ mod tests {
         assert!(msg.contains("panelist models install notes"), "{msg}");
         assert!(msg.contains(MODEL_FILE), "{msg}");
         assert!(!err.is_retryable());
+    }
+
+    #[test]
+    fn the_model_file_is_the_one_the_installer_writes() {
+        assert_eq!(MODEL_FILE, crate::models::ModelName::Notes.file_name());
     }
 
     #[test]

@@ -8,6 +8,7 @@
 //!   the transcript; `render`: the note text with its marker line.
 //! - `transcript`: reading transcripts (the transcriber's segments, JSON or plain text).
 
+pub mod actor;
 pub mod engine;
 pub mod grounding;
 pub mod guard;
@@ -24,6 +25,7 @@ use std::path::PathBuf;
 use std::sync::Arc;
 use std::time::Duration;
 
+pub use actor::{meta_from_store, NotesRequested, NotesWritten, SummarizerActor};
 pub use engine::{ChatRequest, Completion, DynSummarizer, SummarizerEngine};
 pub use local::{LocalEngine, LocalOptions};
 pub use openai::OpenAiEngine;

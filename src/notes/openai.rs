@@ -237,9 +237,12 @@ fn snippet(bytes: &[u8]) -> String {
     t
 }
 
-/// A reqwest error without its URL's query string.
+/// A reqwest error with its causes, naming only the URL's host and path (never its query).
 fn describe(e: &reqwest::Error) -> String {
-    let mut text = e.without_url_ref().to_string();
+    let mut text = match e.url() {
+        Some(u) => format!("request to {}{} failed", u.host_str().unwrap_or(""), u.path()),
+        None => "request failed".into(),
+    };
     let mut source = std::error::Error::source(e);
     while let Some(s) = source {
         text.push_str(": ");
@@ -247,19 +250,6 @@ fn describe(e: &reqwest::Error) -> String {
         source = s.source();
     }
     text
-}
-
-trait WithoutUrl {
-    fn without_url_ref(&self) -> String;
-}
-
-impl WithoutUrl for reqwest::Error {
-    fn without_url_ref(&self) -> String {
-        match self.url() {
-            Some(u) => format!("request to {}{} failed", u.host_str().unwrap_or(""), u.path()),
-            None => "request failed".into(),
-        }
-    }
 }
 
 #[cfg(test)]

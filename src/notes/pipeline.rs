@@ -245,7 +245,19 @@ impl NotesPipeline {
         part: &[Turn],
         report: &mut ChunkReport,
     ) -> Result<NotesDraft, NotesError> {
-        let user = prompt::user_message(&self.summary, context, part);
+        // Context lines are a courtesy: drop them rather than overflow the context.
+        let room = self
+            .engine
+            .context_tokens()
+            .saturating_sub(self.options.max_output_tokens as usize + 32);
+        let mut context = context;
+        let mut user = prompt::user_message(&self.summary, context, part);
+        while !context.is_empty()
+            && prompt::estimate_messages(&[self.system.clone(), user.clone()]) > room
+        {
+            context = &context[1..];
+            user = prompt::user_message(&self.summary, context, part);
+        }
         let mut messages = vec![self.system.clone(), user];
         let mut last_problem = String::new();
         for attempt in 1..=self.options.max_attempts.max(1) {

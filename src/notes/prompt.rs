@@ -74,8 +74,12 @@ pub fn transcript_line(t: &Turn) -> String {
     format!("[{}] {} ({role}): {}", t.label(), t.speaker, t.text.trim())
 }
 
+/// The running summary is cut to this many characters in the prompt, keeping prompts bounded.
+const SUMMARY_CHARS: usize = 450;
+
 pub fn user_message(summary_so_far: &str, context: &[Turn], part: &[Turn]) -> ChatMessage {
     let mut s = String::new();
+    let summary_so_far: String = summary_so_far.chars().take(SUMMARY_CHARS).collect();
     if summary_so_far.trim().is_empty() {
         s.push_str("This part is the start of the interview.\n");
     } else {

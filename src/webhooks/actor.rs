@@ -32,6 +32,9 @@ const DEFAULT_RETRY_CAP: Duration = Duration::from_secs(15 * 60);
 #[rtype(result = "()")]
 pub struct ApplyEvent {
     pub event_id: String,
+    /// The event exactly as the handler just recorded it, which saves reading it back on the
+    /// hot path. `None` (restart recovery, retries) reads it from the log.
+    pub recorded: Option<Box<WebhookEvent>>,
 }
 
 /// What one [`try_apply`] step did. The event log holds the same, this is for the caller.
@@ -68,11 +71,22 @@ pub async fn try_apply(
     event_id: &str,
     max_attempts: u32,
 ) -> Result<StepOutcome, StepError> {
-    let Some(mut event) = store.get_webhook_event(event_id).await? else {
+    let Some(event) = store.get_webhook_event(event_id).await? else {
         return Ok(StepOutcome::Skipped {
             reason: format!("event {event_id} is not in the log"),
         });
     };
+    apply_loaded(store, refresher, event, max_attempts).await
+}
+
+/// [`try_apply`] for an event already in hand.
+pub async fn apply_loaded(
+    store: &DynStore,
+    refresher: &dyn Refresher,
+    mut event: WebhookEvent,
+    max_attempts: u32,
+) -> Result<StepOutcome, StepError> {
+    let event_id = event.id.clone();
     let finished = match event.status {
         WebhookEventStatus::Applied => Some("applied"),
         WebhookEventStatus::Ignored => Some("ignored"),
@@ -282,7 +296,12 @@ impl WebhookActor {
         self
     }
 
-    fn start_step(&mut self, event_id: String, ctx: &mut Context<Self>) {
+    fn start_step(
+        &mut self,
+        event_id: String,
+        recorded: Option<Box<WebhookEvent>>,
+        ctx: &mut Context<Self>,
+    ) {
         if !self.busy.insert(event_id.clone()) {
             tracing::debug!(event_id = %event_id, "webhook event already in progress");
             return;
@@ -292,7 +311,10 @@ impl WebhookActor {
         let max_attempts = self.max_attempts;
         let span = tracing::info_span!("webhook_event", event_id = %event_id);
         let step = async move {
-            let result = try_apply(&store, refresher.as_ref(), &event_id, max_attempts).await;
+            let result = match recorded {
+                Some(event) => apply_loaded(&store, refresher.as_ref(), *event, max_attempts).await,
+                None => try_apply(&store, refresher.as_ref(), &event_id, max_attempts).await,
+            };
             (event_id, result)
         }
         .instrument(span);
@@ -363,7 +385,7 @@ impl WebhookActor {
             Some(delay) => {
                 ctx.run_later(delay, move |act, ctx| {
                     act.busy.remove(&event_id);
-                    act.start_step(event_id, ctx);
+                    act.start_step(event_id, None, ctx);
                 });
             }
             None => {
@@ -383,7 +405,7 @@ impl WebhookActor {
                     tracing::info!(count = events.len(), "resuming unfinished webhook events");
                 }
                 for event in events {
-                    act.start_step(event.id, ctx);
+                    act.start_step(event.id, None, ctx);
                 }
             }
             Err(error) => {
@@ -410,7 +432,7 @@ impl Handler<ApplyEvent> for WebhookActor {
     type Result = ();
 
     fn handle(&mut self, msg: ApplyEvent, ctx: &mut Self::Context) {
-        self.start_step(msg.event_id, ctx);
+        self.start_step(msg.event_id, msg.recorded, ctx);
     }
 }
 

@@ -149,8 +149,9 @@ async fn ingest(
         })));
     }
 
-    notify_actor(&state.actor, &event_id);
-    tracing::info!(event_id = %event_id, action = %webhook.action, bytes = body.len(), "webhook accepted");
+    let bytes = event.body.len();
+    notify_actor(&state.actor, event);
+    tracing::info!(event_id = %event_id, action = %webhook.action, bytes, "webhook accepted");
     Ok(HttpResponse::Ok().json(serde_json::json!({
         "status": "accepted",
         "event_id": event_id,
@@ -227,9 +228,11 @@ fn delivery_id(req: &HttpRequest) -> Option<String> {
     }
 }
 
-fn notify_actor(actor: &Addr<WebhookActor>, event_id: &str) {
+fn notify_actor(actor: &Addr<WebhookActor>, event: WebhookEvent) {
+    let event_id = event.id.clone();
     let message = ApplyEvent {
-        event_id: event_id.to_string(),
+        event_id: event.id.clone(),
+        recorded: Some(Box::new(event)),
     };
     match actor.try_send(message) {
         Ok(()) => {}

@@ -51,6 +51,10 @@ pub enum JoinError {
     /// Local WebRTC setup failed; a bug or resource exhaustion, not the server's fault.
     #[error("WebRTC setup failed: {0}")]
     WebRtc(String),
+    /// The platform's own signalling refused the join (not HTTP): no such room, wrong PIN, room full. The
+    /// reason carries the platform's code; `retryable` is the platform's word on whether it is transient.
+    #[error("the server refused the join: {reason}")]
+    Rejected { reason: String, retryable: bool },
 }
 
 impl JoinError {
@@ -62,6 +66,7 @@ impl JoinError {
             | JoinError::Timeout { .. }
             | JoinError::IceFailed
             | JoinError::Transport(_) => true,
+            JoinError::Rejected { retryable, .. } => *retryable,
             JoinError::UnsupportedPlatform { .. }
             | JoinError::BadAnswer(_)
             | JoinError::WebRtc(_) => false,
@@ -79,6 +84,7 @@ impl JoinError {
             JoinError::Transport(_) => "transport",
             JoinError::BadAnswer(_) => "bad_answer",
             JoinError::WebRtc(_) => "webrtc",
+            JoinError::Rejected { .. } => "rejected",
         }
     }
 

@@ -9,7 +9,6 @@ use tokio::sync::watch;
 use tokio::task::JoinHandle;
 use tokio::time::{Instant, MissedTickBehavior};
 use webrtc::peer_connection::peer_connection_state::RTCPeerConnectionState;
-use webrtc::peer_connection::sdp::session_description::RTCSessionDescription;
 use webrtc::peer_connection::RTCPeerConnection;
 use webrtc::rtcp::goodbye::Goodbye;
 use webrtc::rtp::header::Header;
@@ -103,17 +102,7 @@ async fn negotiate(
         connected_tx.send_replace(s);
         Box::pin(async {})
     }));
-    pc.set_remote_description(RTCSessionDescription::offer(offer)?)
-        .await?;
-    let answer = pc.create_answer(None).await?;
-    let mut gathered = pc.gathering_complete_promise().await;
-    pc.set_local_description(answer).await?;
-    let _ = tokio::time::timeout(Duration::from_secs(5), gathered.recv()).await;
-    let sdp = pc
-        .local_description()
-        .await
-        .map(|d| d.sdp)
-        .ok_or(webrtc::Error::ErrNoRemoteDescription)?;
+    let sdp = rtc::gathered_answer(pc, offer, Duration::from_secs(5)).await?;
     let weak = Arc::downgrade(pc);
     let playback = tokio::spawn(async move {
         if wait_connected(connected_rx).await {

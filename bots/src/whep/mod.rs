@@ -8,10 +8,8 @@
 
 mod session;
 mod signal;
-mod track;
 
 pub use signal::WhepResource;
-pub use track::participant_of;
 
 use std::sync::{Arc, Mutex};
 use std::time::Duration;
@@ -25,12 +23,15 @@ use webrtc::peer_connection::RTCPeerConnection;
 use webrtc::rtp_transceiver::rtp_codec::RTPCodecType;
 use webrtc::rtp_transceiver::rtp_transceiver_direction::RTCRtpTransceiverDirection;
 use webrtc::rtp_transceiver::RTCRtpTransceiverInit;
+use webrtc::track::track_remote::TrackRemote;
 
 use crate::audio::PipelineSettings;
 use crate::call::{CallConnector, CallSession, JoinError, JoinSpec, JoinStage};
 use crate::platform::Platform;
-use crate::recorder::{CallRecorder, RecorderSettings};
+use crate::call::ParticipantId;
+use crate::recorder::RecorderSettings;
 use crate::rtc::{self, NetworkSettings};
+use crate::track::{start_recording, TrackOwner};
 use session::{Driver, Internal, WhepControl};
 
 #[derive(Debug, Clone)]
@@ -148,27 +149,15 @@ impl WhepConnector {
             Box::pin(async {})
         }));
 
-        let offer = pc.create_offer(None).await.map_err(webrtc_error)?;
-        let mut gathered = pc.gathering_complete_promise().await;
-        pc.set_local_description(offer)
+        let offer = rtc::gathered_offer(pc, s.gather_timeout)
             .await
             .map_err(webrtc_error)?;
-        if tokio::time::timeout(s.gather_timeout, gathered.recv())
-            .await
-            .is_err()
-        {
-            tracing::warn!("ICE gathering incomplete; offering the candidates found so far");
-        }
-        let offer = pc
-            .local_description()
-            .await
-            .ok_or_else(|| JoinError::WebRtc("no local description after gathering".into()))?;
 
         let resource = signal::post_offer(
             &self.http,
             &spec.url,
             spec.bearer_token.as_ref(),
-            offer.sdp,
+            offer,
             s.signalling_timeout,
         )
         .await?;
@@ -183,17 +172,9 @@ impl WhepConnector {
             wait_connected(&mut state_rx, s.connect_timeout).await
         }
         .await;
-        let recorder = match (&connected, &spec.record_dir) {
-            (Ok(()), Some(dir)) => match CallRecorder::start(dir, s.recorder) {
-                Ok(r) => Some(r),
-                Err(e) => {
-                    // Losing the recording is worse than losing the live audio only for audits; keep the
-                    // call (transcription still works) but say so loudly.
-                    tracing::error!(error = %e, "recording disabled for this call");
-                    None
-                }
-            },
-            _ => None,
+        let recorder = match &connected {
+            Ok(()) => start_recording(spec.record_dir.as_deref(), s.recorder),
+            Err(_) => None,
         };
         if let Err(e) = connected {
             let _ = signal::delete_session(
@@ -249,6 +230,25 @@ async fn wait_connected(
         Err(_) => Err(JoinError::Timeout {
             stage: JoinStage::Connecting,
         }),
+    }
+}
+
+/// The participant a WHEP track names: stream id (msid) is who, the track id (percent-encoded) their name.
+pub fn participant_of(track: &TrackRemote) -> TrackOwner {
+    let id = track.stream_id();
+    let raw = track.id();
+    let name = percent_encoding::percent_decode_str(&raw)
+        .decode_utf8()
+        .map(|s| s.into_owned())
+        .unwrap_or_default();
+    let display_name = if name.is_empty() || name == id {
+        id.clone()
+    } else {
+        name
+    };
+    TrackOwner {
+        id: ParticipantId(id),
+        display_name,
     }
 }
 

@@ -1,7 +1,6 @@
 //! The task that owns a joined WHEP session: spawns track tasks, watches the connection, and leaves.
 
-use std::sync::{Arc, Mutex};
-use std::time::Duration;
+use std::sync::Arc;
 
 use async_trait::async_trait;
 use tokio::sync::{mpsc, oneshot};
@@ -13,24 +12,18 @@ use webrtc::peer_connection::RTCPeerConnection;
 use webrtc::rtp_transceiver::rtp_receiver::RTCRtpReceiver;
 use webrtc::track::track_remote::TrackRemote;
 
-use super::signal;
-use super::track::{run_track, TrackContext, TrackStats};
-use super::WhepSettings;
+use super::{participant_of, signal, WhepSettings};
 use crate::call::{
     BearerToken, CallEvent, DisconnectReason, LeaveError, ParticipantStats, SessionControl,
 };
 use crate::recorder::CallRecorder;
-
-/// How long track tasks get to drain after the connection closes before they are cut off.
-const TRACK_DRAIN: Duration = Duration::from_secs(2);
+use crate::track::{self, run_track, StatsList, TrackContext, TrackStats};
 
 pub enum Internal {
     Track(Arc<TrackRemote>, Arc<RTCRtpReceiver>),
     State(RTCPeerConnectionState),
     Leave(oneshot::Sender<Result<(), LeaveError>>),
 }
-
-pub type StatsList = Arc<Mutex<Vec<Arc<TrackStats>>>>;
 
 /// `SessionControl` for WHEP: talks to the driver task.
 pub struct WhepControl {
@@ -49,10 +42,7 @@ impl SessionControl for WhepControl {
     }
 
     fn stats(&self) -> Vec<ParticipantStats> {
-        match self.stats.lock() {
-            Ok(list) => list.iter().map(|s| s.snapshot()).collect(),
-            Err(_) => Vec::new(),
-        }
+        track::snapshot_all(&self.stats)
     }
 }
 
@@ -98,8 +88,10 @@ impl Driver {
                         recorder: self.recorder.as_ref().map(CallRecorder::handle),
                         stats,
                         pipeline: self.settings.pipeline,
+                        stop: None,
                     };
-                    tracks.spawn(run_track(track, receiver, ctx));
+                    let owner = participant_of(&track);
+                    tracks.spawn(run_track(track, receiver, owner, ctx));
                 }
                 Some(Internal::State(RTCPeerConnectionState::Failed)) => {
                     // Consent lost: the server is gone or unreachable. Still try DELETE so it frees the seat.
@@ -149,23 +141,8 @@ impl Driver {
         if let Err(e) = self.pc.close().await {
             tracing::debug!(error = %e, "closing the peer connection");
         }
-        let drained = tokio::time::timeout(TRACK_DRAIN, async {
-            while tracks.join_next().await.is_some() {}
-        })
-        .await;
-        if drained.is_err() {
-            tracks.shutdown().await;
-        }
-        if let Some(rec) = self.recorder.take() {
-            match tokio::task::spawn_blocking(move || rec.finish()).await {
-                Ok(Ok(summary)) if summary.errors > 0 => {
-                    tracing::warn!(errors = summary.errors, dir = %summary.dir.display(), "recording had errors");
-                }
-                Ok(Ok(_)) => {}
-                Ok(Err(e)) => tracing::error!(error = %e, "recording did not finish"),
-                Err(e) => tracing::error!(error = %e, "recording task failed"),
-            }
-        }
+        track::drain(tracks).await;
+        track::finish_recording(self.recorder.take()).await;
         let _ = self.events.send(CallEvent::Disconnected { reason }).await;
         deleted
     }

@@ -15,8 +15,7 @@ use panelist_bots::{CallEvent, CallSession, DisconnectReason, ParticipantId, Pcm
 pub fn speech() -> (PathBuf, PathBuf) {
     static DIR: OnceLock<PathBuf> = OnceLock::new();
     let dir = DIR.get_or_init(|| {
-        let dir = PathBuf::from(env!("CARGO_TARGET_TMPDIR"))
-            .join(format!("speech-{}", std::process::id()));
+        let dir = PathBuf::from(env!("CARGO_TARGET_TMPDIR")).join("speech");
         let root = PathBuf::from(env!("CARGO_MANIFEST_DIR")).join("..");
         let status = Command::new("bash")
             .arg(root.join("scripts/gen-speech.sh"))
@@ -172,4 +171,69 @@ fn ncc_at(a: &[f64], b: &[f64], lag: i64) -> f64 {
     } else {
         0.0
     }
+}
+
+/// Runs `body` in a private network namespace: outside one, re-runs this test binary for test `name` only
+/// under `unshare -n` and checks that it passed; inside (the re-run), runs `body`. Where namespaces cannot
+/// be made (no CAP_SYS_ADMIN, say, in an unprivileged container) it says so loudly and returns: a skip.
+pub fn in_netns(name: &str, body: impl FnOnce()) {
+    use panelist_bots::janus::local::{inside_namespace, rerun_in_namespace, LocalError};
+    if inside_namespace() {
+        body();
+        return;
+    }
+    let args: Vec<std::ffi::OsString> = [name, "--exact", "--nocapture", "--test-threads=1"]
+        .iter()
+        .map(Into::into)
+        .collect();
+    match rerun_in_namespace(&args) {
+        Ok(status) => assert!(status.success(), "{name} failed inside its network namespace: {status}"),
+        Err(LocalError::NoNamespaces(why)) => {
+            eprintln!();
+            eprintln!("######################################################################");
+            eprintln!("SKIPPED {name}: it needs a private network namespace (Janus never");
+            eprintln!("offers loopback candidates), and none can be created here:");
+            eprintln!("  {why}");
+            eprintln!("Run as root, or in a container with CAP_SYS_ADMIN, to run it.");
+            eprintln!("######################################################################");
+            eprintln!();
+        }
+        Err(e) => panic!("{name}: {e}"),
+    }
+}
+
+/// `best_ncc` for signals whose alignment is unknown within `max_lag` samples (up to seconds): 10 ms energy
+/// envelopes find the lag coarsely, then the sample-level search refines it around that.
+pub fn best_ncc_wide(a: &[i16], b: &[i16], max_lag: i64) -> (f64, i64) {
+    const HOP: usize = 160;
+    let env = |x: &[i16]| -> Vec<f64> {
+        x.chunks(HOP)
+            .map(|c| (c.iter().map(|&s| f64::from(s).powi(2)).sum::<f64>() / c.len() as f64).sqrt())
+            .collect()
+    };
+    let (ea, eb) = (env(a), env(b));
+    let max_hops = max_lag / HOP as i64;
+    let mut coarse = (f64::MIN, 0i64);
+    for lag in -max_hops..=max_hops {
+        let v = ncc_at(&ea, &eb, lag);
+        if v > coarse.0 {
+            coarse = (v, lag);
+        }
+    }
+    let centre = coarse.1 * HOP as i64;
+    // Refine within two hops of the envelope's answer, at sample resolution.
+    let shift = |x: &[i16], by: i64| -> Vec<i16> {
+        if by >= 0 {
+            x.get(by as usize..).unwrap_or(&[]).to_vec()
+        } else {
+            x.to_vec()
+        }
+    };
+    let (a2, b2, base) = if centre >= 0 {
+        (shift(a, centre), b.to_vec(), centre)
+    } else {
+        (a.to_vec(), shift(b, -centre), centre)
+    };
+    let (v, fine) = best_ncc(&a2, &b2, 2 * HOP as i64);
+    (v, base + fine)
 }

@@ -1,10 +1,12 @@
-//! One remote audio track: reads RTP and RTCP, runs the participant pipeline, and emits events and recordings.
+//! One remote audio track, whatever the connector: reads RTP and RTCP, runs the participant pipeline, and
+//! emits events and recordings. Connectors only decide who a track belongs to and when it is over.
 
 use std::sync::atomic::{AtomicU64, Ordering};
-use std::sync::Arc;
+use std::sync::{Arc, Mutex};
 use std::time::Duration;
 
 use tokio::sync::{mpsc, oneshot};
+use tokio::task::JoinSet;
 use tokio::time::Instant;
 use webrtc::rtcp::goodbye::Goodbye;
 use webrtc::rtp_transceiver::rtp_receiver::RTCRtpReceiver;
@@ -14,7 +16,18 @@ use crate::audio::{
     ParticipantPipeline, PipelineCounters, PipelineOutput, PipelineSettings, RtpPacket, VadEvent,
 };
 use crate::call::{CallEvent, ParticipantId, ParticipantStats};
-use crate::recorder::RecorderHandle;
+use crate::recorder::{CallRecorder, RecorderHandle};
+
+/// Every track's live counters in a session, shared with its `SessionControl`.
+pub type StatsList = Arc<Mutex<Vec<Arc<TrackStats>>>>;
+
+/// A snapshot of every track's counters, for `SessionControl::stats`.
+pub fn snapshot_all(stats: &StatsList) -> Vec<ParticipantStats> {
+    match stats.lock() {
+        Ok(list) => list.iter().map(|s| s.snapshot()).collect(),
+        Err(_) => Vec::new(),
+    }
+}
 
 /// Live counters for one track, shared with `CallSession::stats`.
 #[derive(Debug, Default)]
@@ -46,26 +59,29 @@ pub struct TrackContext {
     pub recorder: Option<RecorderHandle>,
     pub stats: Arc<TrackStats>,
     pub pipeline: PipelineSettings,
+    /// Ends the track when it fires (or its sender is dropped): the connector's signalling said this
+    /// participant left. `None`: only RTCP BYE or the end of the RTP stream end it.
+    pub stop: Option<oneshot::Receiver<()>>,
 }
 
-/// The participant a WHEP track names: stream id (msid) is who, the track id (percent-encoded) their name.
-pub fn participant_of(track: &TrackRemote) -> (ParticipantId, String) {
-    let id = track.stream_id();
-    let raw = track.id();
-    let name = percent_encoding::percent_decode_str(&raw)
-        .decode_utf8()
-        .map(|s| s.into_owned())
-        .unwrap_or_default();
-    let name = if name.is_empty() || name == id {
-        id.clone()
-    } else {
-        name
-    };
-    (ParticipantId(id), name)
+/// Who a track belongs to, as the connector's signalling names them.
+#[derive(Debug, Clone)]
+pub struct TrackOwner {
+    pub id: ParticipantId,
+    pub display_name: String,
 }
 
-pub async fn run_track(track: Arc<TrackRemote>, receiver: Arc<RTCRtpReceiver>, ctx: TrackContext) {
-    let (participant, display_name) = participant_of(&track);
+/// Runs one track to its end: `ParticipantJoined` first, then audio and speech events, `ParticipantLeft` last.
+pub async fn run_track(
+    track: Arc<TrackRemote>,
+    receiver: Arc<RTCRtpReceiver>,
+    owner: TrackOwner,
+    mut ctx: TrackContext,
+) {
+    let TrackOwner {
+        id: participant,
+        display_name,
+    } = owner;
     let _ = ctx.stats.participant.set(participant.clone());
     let mut pipeline = match ParticipantPipeline::new(ctx.pipeline) {
         Ok(p) => p,
@@ -89,6 +105,15 @@ pub async fn run_track(track: Arc<TrackRemote>, receiver: Arc<RTCRtpReceiver>, c
     // RTCP is read on its own task (webrtc-rs needs it drained); it only reports a BYE.
     let (bye_tx, mut bye_rx) = oneshot::channel();
     let rtcp = tokio::spawn(read_rtcp(receiver, bye_tx));
+    let stop = ctx.stop.take();
+    let mut stop = std::pin::pin!(async move {
+        match stop {
+            Some(rx) => {
+                let _ = rx.await;
+            }
+            None => std::future::pending().await,
+        }
+    });
     let mut out = Vec::new();
     let mut sink = Sink {
         ctx: &ctx,
@@ -118,6 +143,7 @@ pub async fn run_track(track: Arc<TrackRemote>, receiver: Arc<RTCRtpReceiver>, c
             }
             () = sleep_until_opt(deadline) => {}
             _ = &mut bye_rx => break,
+            () = &mut stop => break,
         }
         pipeline.poll(ctx.call_start.elapsed(), &mut out);
         if !sink.dispatch(Progress::of(&pipeline), &mut out).await {
@@ -250,4 +276,47 @@ async fn read_rtcp(receiver: Arc<RTCRtpReceiver>, bye: oneshot::Sender<()>) {
     }
     // The receiver closed: keep `bye` pending so the RTP side decides when the track ends.
     std::future::pending::<()>().await;
+}
+
+/// How long track tasks get to drain after the connection closes before they are cut off.
+pub const TRACK_DRAIN: Duration = Duration::from_secs(2);
+
+/// Waits for every track task to end (each sends its `ParticipantLeft`), cutting them off after
+/// `TRACK_DRAIN`.
+pub async fn drain(tracks: &mut JoinSet<()>) {
+    let drained = tokio::time::timeout(TRACK_DRAIN, async {
+        while tracks.join_next().await.is_some() {}
+    })
+    .await;
+    if drained.is_err() {
+        tracks.shutdown().await;
+    }
+}
+
+/// Closes a call's recording off the async threads (it fsyncs), logging what went wrong.
+pub async fn finish_recording(recorder: Option<CallRecorder>) {
+    let Some(rec) = recorder else { return };
+    match tokio::task::spawn_blocking(move || rec.finish()).await {
+        Ok(Ok(summary)) if summary.errors > 0 => {
+            tracing::warn!(errors = summary.errors, dir = %summary.dir.display(), "recording had errors");
+        }
+        Ok(Ok(_)) => {}
+        Ok(Err(e)) => tracing::error!(error = %e, "recording did not finish"),
+        Err(e) => tracing::error!(error = %e, "recording task failed"),
+    }
+}
+
+/// Starts a call's recording, or records nothing (loudly) if the directory cannot be prepared: losing the
+/// recording matters less than losing the live audio, which transcription still gets.
+pub fn start_recording(
+    dir: Option<&std::path::Path>,
+    settings: crate::recorder::RecorderSettings,
+) -> Option<CallRecorder> {
+    match CallRecorder::start(dir?, settings) {
+        Ok(r) => Some(r),
+        Err(e) => {
+            tracing::error!(error = %e, "recording disabled for this call");
+            None
+        }
+    }
 }

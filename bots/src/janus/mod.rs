@@ -1,0 +1,158 @@
+//! The Janus VideoRoom connector: joins a room through the Janus HTTP API and hears every publisher's audio
+//! on one multistream subscription.
+//!
+//! URL: `janus+http://host:8088/janus?room=1234` (`janus+https://` for TLS; `&pin=` for a room PIN;
+//! `&display=` for the name the bot shows). A bearer token is sent as Janus's API `token`.
+//!
+//! Flow: create a session and long-poll it (keepalives every 25 s); attach a handle that joins the room as a
+//! participant that never publishes, which is how Janus tells anyone about publishers coming and going;
+//! attach a second handle that subscribes (`ptype: subscriber`) to every publisher's audio stream. Janus
+//! offers, the bot answers (`start`). A publisher who appears later is added with `subscribe`, after which
+//! Janus sends a new offer that the bot answers the same way. Janus labels every track `janus janus<mid>`,
+//! so who speaks on a track comes from the signalling: each offer's stream list maps mid → feed → display
+//! name. A feed that unpublishes or leaves ends its tracks (`ParticipantLeft`); a destroyed room ends the
+//! session (`Disconnected { RemoteClosed }`). Audio runs through the same track task, pipeline and
+//! recorder as every connector.
+
+mod api;
+mod events;
+pub mod local;
+pub mod publisher;
+mod roster;
+mod session;
+mod target;
+
+pub use api::{ApiError, HandleId, JanusApi, SessionId};
+pub use events::{room_events, CoreEvent, FeedId, Jsep, Publisher, RoomEvent};
+pub use target::{JanusTarget, TargetError};
+
+use std::sync::{Arc, Mutex};
+use std::time::Duration;
+
+use async_trait::async_trait;
+use tokio::sync::{mpsc, oneshot};
+
+use crate::audio::PipelineSettings;
+use crate::call::{CallConnector, CallSession, JoinError, JoinSpec};
+use crate::platform::Platform;
+use crate::recorder::RecorderSettings;
+use crate::rtc::NetworkSettings;
+use session::{Driver, JanusControl};
+
+/// The plugin package name to attach to.
+pub const VIDEOROOM: &str = "janus.plugin.videoroom";
+
+#[derive(Debug, Clone)]
+pub struct JanusSettings {
+    pub network: NetworkSettings,
+    /// What other participants see for the bot (unless the URL's `display=` says otherwise).
+    pub display_name: String,
+    /// Limit for each HTTP request, and for each asynchronous answer (joined, offer) to arrive.
+    pub signalling_timeout: Duration,
+    /// Limit for candidate gathering before the answer is sent anyway.
+    pub gather_timeout: Duration,
+    /// Limit for ICE + DTLS after the first answer.
+    pub connect_timeout: Duration,
+    /// How often to send a keepalive; Janus destroys sessions idle for `session_timeout` (60 s default).
+    pub keepalive: Duration,
+    pub pipeline: PipelineSettings,
+    pub recorder: RecorderSettings,
+    /// Events buffered for a slow consumer before track tasks wait (and the network buffers instead).
+    pub event_buffer: usize,
+}
+
+impl Default for JanusSettings {
+    fn default() -> Self {
+        Self {
+            network: NetworkSettings::default(),
+            display_name: "Panelist Notetaker".to_owned(),
+            signalling_timeout: Duration::from_secs(10),
+            gather_timeout: Duration::from_secs(5),
+            connect_timeout: Duration::from_secs(15),
+            keepalive: Duration::from_secs(25),
+            pipeline: PipelineSettings::default(),
+            recorder: RecorderSettings::default(),
+            event_buffer: 1024,
+        }
+    }
+}
+
+pub struct JanusConnector {
+    settings: Arc<JanusSettings>,
+    http: reqwest::Client,
+}
+
+impl JanusConnector {
+    pub fn new(settings: JanusSettings) -> Self {
+        Self {
+            settings: Arc::new(settings),
+            http: reqwest::Client::new(),
+        }
+    }
+}
+
+#[async_trait]
+impl CallConnector for JanusConnector {
+    fn platform(&self) -> Platform {
+        Platform::Janus
+    }
+
+    async fn join(&self, spec: JoinSpec) -> Result<CallSession, JoinError> {
+        let target = JanusTarget::parse(&spec.url).map_err(|e| match e {
+            TargetError::Scheme => JoinError::UnsupportedPlatform {
+                platform: Platform::of(&spec.url),
+            },
+            e => JoinError::BadAnswer(e.to_string()),
+        })?;
+        let s = &self.settings;
+        let api = JanusApi::new(
+            self.http.clone(),
+            target.api.clone(),
+            spec.bearer_token.clone(),
+            s.signalling_timeout,
+        );
+        let session = api
+            .create_session()
+            .await
+            .map_err(ApiError::into_join_error)?;
+        let notify = match api.attach(session, VIDEOROOM).await {
+            Ok(h) => h,
+            Err(e) => {
+                // The session would otherwise idle on the server until its timeout.
+                let _ = api.destroy(session).await;
+                return Err(e.into_join_error());
+            }
+        };
+
+        let (internal_tx, internal_rx) = mpsc::unbounded_channel();
+        let (events_tx, events_rx) = mpsc::channel(s.event_buffer.max(16));
+        let (ready_tx, ready_rx) = oneshot::channel();
+        let stats = Arc::new(Mutex::new(Vec::new()));
+        let driver = Driver {
+            api,
+            session,
+            notify,
+            target,
+            settings: Arc::clone(&self.settings),
+            internal_tx: internal_tx.clone(),
+            internal: internal_rx,
+            events: events_tx,
+            ready: ready_tx,
+            record_dir: spec.record_dir,
+            stats: Arc::clone(&stats),
+        };
+        tokio::spawn(driver.run());
+        // The driver enforces each stage's limit; it always answers.
+        match ready_rx.await {
+            Ok(Ok(())) => Ok(CallSession::new(
+                events_rx,
+                Box::new(JanusControl {
+                    internal: internal_tx,
+                    stats,
+                }),
+            )),
+            Ok(Err(e)) => Err(e),
+            Err(_) => Err(JoinError::WebRtc("the Janus session task stopped".into())),
+        }
+    }
+}
