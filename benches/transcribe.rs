@@ -32,7 +32,9 @@ use transcribe_support::{feed_call, render_call, Call, Track};
 const LAG_LIMIT_MS: u64 = 5_000;
 
 fn arg_value(args: &[String], name: &str) -> Option<String> {
-    args.iter().position(|a| a == name).and_then(|i| args.get(i + 1).cloned())
+    args.iter()
+        .position(|a| a == name)
+        .and_then(|i| args.get(i + 1).cloned())
 }
 
 fn main() {
@@ -48,9 +50,18 @@ fn main() {
 
     let audio = tempfile::tempdir().unwrap();
     let call = render_call(audio.path());
-    println!("interview: {:.1}s, {} turns", call.duration_ms as f64 / 1000.0, call.turns.len());
+    println!(
+        "interview: {:.1}s, {} turns",
+        call.duration_ms as f64 / 1000.0,
+        call.turns.len()
+    );
     let system = actix::System::new();
-    let mut results: Vec<(String, String)> = vec![("cores".into(), std::thread::available_parallelism().map_or(0, |n| n.get()).to_string())];
+    let mut results: Vec<(String, String)> = vec![(
+        "cores".into(),
+        std::thread::available_parallelism()
+            .map_or(0, |n| n.get())
+            .to_string(),
+    )];
 
     if run("rtf") {
         for model in [ModelName::TinyEn, ModelName::Base] {
@@ -62,7 +73,10 @@ fn main() {
             for threads in [1, 2] {
                 let rtf = system.block_on(real_time_factor(&call, model, &dir, threads));
                 println!("rtf {model} threads={threads}: {rtf:.3}");
-                results.push((format!("rtf_{}_t{threads}", model.as_str().replace('.', "_")), format!("{rtf:.3}")));
+                results.push((
+                    format!("rtf_{}_t{threads}", model.as_str().replace('.', "_")),
+                    format!("{rtf:.3}"),
+                ));
             }
         }
     }
@@ -73,7 +87,12 @@ fn main() {
         while n <= max_streams {
             let (max_lag, wer) = system.block_on(live_streams(&call, n));
             let ok = max_lag <= LAG_LIMIT_MS;
-            println!("streams={n}: max lag {:.1}s, WER {:.1}% {}", max_lag as f64 / 1000.0, wer * 100.0, if ok { "ok" } else { "TOO SLOW" });
+            println!(
+                "streams={n}: max lag {:.1}s, WER {:.1}% {}",
+                max_lag as f64 / 1000.0,
+                wer * 100.0,
+                if ok { "ok" } else { "TOO SLOW" }
+            );
             if !ok {
                 break;
             }
@@ -86,8 +105,15 @@ fn main() {
     if run("long") {
         // Fast enough to finish, slow enough that the engine keeps up as it would live: two streams at
         // speed x are 2x streams' worth of work.
-        let speed = *long_speed.get_or_insert_with(|| if best_streams >= 4 { (best_streams as f64 / 2.0 * 0.6).clamp(1.0, 8.0) } else { 3.0 });
-        let (ready_secs, max_lag, wer, minutes) = system.block_on(long_call(&call, long_minutes, speed));
+        let speed = *long_speed.get_or_insert_with(|| {
+            if best_streams >= 4 {
+                (best_streams as f64 / 2.0 * 0.6).clamp(1.0, 8.0)
+            } else {
+                3.0
+            }
+        });
+        let (ready_secs, max_lag, wer, minutes) =
+            system.block_on(long_call(&call, long_minutes, speed));
         println!("long call {minutes:.1} min at {speed:.1}x: TranscriptReady {ready_secs:.2}s after the audio ended; max lag {:.1}s; WER {:.1}%", max_lag as f64 / 1000.0, wer * 100.0);
         results.push(("long_call_minutes".into(), format!("{minutes:.1}")));
         results.push(("long_call_speed".into(), format!("{speed:.1}")));
@@ -105,11 +131,17 @@ fn find_model(model: ModelName) -> Option<std::path::PathBuf> {
     }
     dirs.push("/var/cache/panelist/models".into());
     dirs.push(concat!(env!("CARGO_MANIFEST_DIR"), "/target/models").into());
-    dirs.into_iter().find(|d| models::model_status(d, model).is_ready())
+    dirs.into_iter()
+        .find(|d| models::model_status(d, model).is_ready())
 }
 
 /// One inference at a time over the interview's chunks: engine seconds per audio second.
-async fn real_time_factor(call: &Call, model: ModelName, dir: &std::path::Path, threads: usize) -> f64 {
+async fn real_time_factor(
+    call: &Call,
+    model: ModelName,
+    dir: &std::path::Path,
+    threads: usize,
+) -> f64 {
     let options = WhisperOptions {
         model,
         workers: 1,
@@ -118,8 +150,15 @@ async fn real_time_factor(call: &Call, model: ModelName, dir: &std::path::Path, 
         language: "en".into(),
     };
     let path = models::model_path(dir, model);
-    let engine = tokio::task::spawn_blocking(move || LocalWhisper::load(&path, options)).await.unwrap().unwrap();
-    let chunks: Vec<_> = call.tracks.iter().flat_map(|t| chunk_recording(&t.samples, ChunkerSettings::default())).collect();
+    let engine = tokio::task::spawn_blocking(move || LocalWhisper::load(&path, options))
+        .await
+        .unwrap()
+        .unwrap();
+    let chunks: Vec<_> = call
+        .tracks
+        .iter()
+        .flat_map(|t| chunk_recording(&t.samples, ChunkerSettings::default()))
+        .collect();
     let audio_ms: u64 = chunks.iter().map(|c| c.duration_ms()).sum();
     // Warm-up: the first inference allocates buffers.
     engine.transcribe(chunks[0].samples.clone()).await.unwrap();
@@ -133,7 +172,8 @@ async fn real_time_factor(call: &Call, model: ModelName, dir: &std::path::Path, 
 fn settings(data_dir: &std::path::Path) -> Settings {
     let mut s = Settings::defaults().unwrap();
     s.data_dir = data_dir.to_path_buf();
-    s.transcription.model_dir = find_model(ModelName::TinyEn).expect("tiny.en installed (panelist models install tiny.en)");
+    s.transcription.model_dir =
+        find_model(ModelName::TinyEn).expect("tiny.en installed (panelist models install tiny.en)");
     s
 }
 
@@ -148,7 +188,10 @@ fn rotated(call: &Call, shift_ms: u64) -> Call {
                 let k = n % t.samples.len().max(1);
                 let mut samples = t.samples[k..].to_vec();
                 samples.extend_from_slice(&t.samples[..k]);
-                Track { samples, ..t.clone() }
+                Track {
+                    samples,
+                    ..t.clone()
+                }
             })
             .collect(),
         turns: call.turns.clone(),
@@ -156,7 +199,14 @@ fn rotated(call: &Call, shift_ms: u64) -> Call {
     }
 }
 
-async fn run_calls(calls: Vec<(String, Call)>, speed: f64) -> (Vec<f64>, panelist::transcribe::TranscriberStats, Vec<(String, String)>) {
+async fn run_calls(
+    calls: Vec<(String, Call)>,
+    speed: f64,
+) -> (
+    Vec<f64>,
+    panelist::transcribe::TranscriberStats,
+    Vec<(String, String)>,
+) {
     let data = tempfile::tempdir().unwrap();
     let settings = settings(data.path());
     let engine = panelist::transcribe::build_engine(&settings).await.unwrap();
@@ -169,7 +219,11 @@ async fn run_calls(calls: Vec<(String, Call)>, speed: f64) -> (Vec<f64>, panelis
             let (id, call) = (id.clone(), call.clone());
             actix::spawn(async move {
                 feed_call(&addr, &id, &call, Some(speed)).await;
-                addr.send(CallEnded { interview_id: id.clone() }).await.unwrap();
+                addr.send(CallEnded {
+                    interview_id: id.clone(),
+                })
+                .await
+                .unwrap();
                 Instant::now()
             })
         })
@@ -203,7 +257,12 @@ async fn run_calls(calls: Vec<(String, Call)>, speed: f64) -> (Vec<f64>, panelis
 async fn live_streams(call: &Call, streams: usize) -> (u64, f64) {
     let interviews = streams.div_ceil(2);
     let calls: Vec<_> = (0..interviews)
-        .map(|i| (format!("live-{i}"), rotated(call, call.duration_ms * i as u64 / interviews as u64)))
+        .map(|i| {
+            (
+                format!("live-{i}"),
+                rotated(call, call.duration_ms * i as u64 / interviews as u64),
+            )
+        })
         .collect();
     let (_, stats, texts) = run_calls(calls, 1.0).await;
     let (r, h) = &texts[0];

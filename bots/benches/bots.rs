@@ -2,9 +2,12 @@
 //!
 //!   cargo bench -p panelist-bots --bench bots -- --sessions N --seconds S
 //!   cargo bench -p panelist-bots --bench bots -- --churn 1000
+//!   cargo bench -p panelist-bots --bench bots -- --janus --sessions N --seconds S
 //!
 //! The room runs in a child process (this binary with `--serve-room`), so the CPU and memory measured here
-//! are the bots' alone. The last line is machine-readable:
+//! are the bots' alone. With `--janus` the bots join a Janus VideoRoom instead (Debian's `janus`, two
+//! webrtc-rs publishers in the child, `--serve-janus`); everything then re-runs itself in a private network
+//! namespace, since Janus offers no loopback candidates (needs root). The last line is machine-readable:
 //! `sessions=N joined=J frames_lost=L cpu_pct=C rss_mb=R` (CPU in % of one core and RSS for the whole bot
 //! process), or for churn `churn=K joined=J rss_before_mb=B rss_after_mb=A`.
 #![allow(clippy::unwrap_used, clippy::expect_used, clippy::print_stdout)]
@@ -16,6 +19,11 @@ use std::sync::atomic::{AtomicU64, Ordering};
 use std::sync::Arc;
 use std::time::{Duration, Instant};
 
+use panelist_bots::janus::local::{
+    inside_namespace, rerun_in_namespace, setup_namespace, JanusOptions, JanusProcess, NETNS_ADDR,
+};
+use panelist_bots::janus::publisher::{JanusPublisher, PublisherSpec};
+use panelist_bots::janus::{FeedId, JanusConnector, JanusSettings};
 use panelist_bots::room::{AudioSource, RoomConfig, RoomParticipant, TestRoom};
 use panelist_bots::rtc::NetworkSettings;
 use panelist_bots::whep::{WhepConnector, WhepSettings};
@@ -32,6 +40,8 @@ struct Args {
     seconds: u64,
     churn: Option<usize>,
     serve_room: bool,
+    serve_janus: bool,
+    janus: bool,
     no_record: bool,
 }
 
@@ -41,6 +51,8 @@ fn parse_args() -> Args {
         seconds: 20,
         churn: None,
         serve_room: false,
+        serve_janus: false,
+        janus: false,
         no_record: false,
     };
     let mut it = std::env::args().skip(1);
@@ -55,6 +67,8 @@ fn parse_args() -> Args {
             "--seconds" => a.seconds = it.next().and_then(|v| v.parse().ok()).expect("--seconds S"),
             "--churn" => a.churn = it.next().and_then(|v| v.parse().ok()),
             "--serve-room" => a.serve_room = true,
+            "--serve-janus" => a.serve_janus = true,
+            "--janus" => a.janus = true,
             "--no-record" => a.no_record = true,
             // cargo passes --bench to harness=false benches; anything else is ignored too.
             _ => {}
@@ -72,8 +86,22 @@ fn network() -> NetworkSettings {
     }
 }
 
+/// Inside the Janus namespace: its one address, production timeouts.
+fn janus_network() -> NetworkSettings {
+    NetworkSettings {
+        allowed_ips: vec![NETNS_ADDR.into()],
+        ..NetworkSettings::default()
+    }
+}
+
 fn main() {
     let args = parse_args();
+    if args.janus && !inside_namespace() {
+        let forwarded: Vec<std::ffi::OsString> = std::env::args_os().skip(1).collect();
+        let status =
+            rerun_in_namespace(&forwarded).expect("--janus needs a network namespace (root)");
+        std::process::exit(status.code().unwrap_or(1));
+    }
     let rt = tokio::runtime::Builder::new_multi_thread()
         .enable_all()
         .build()
@@ -82,11 +110,18 @@ fn main() {
         rt.block_on(serve_room());
         return;
     }
-    let (mut room, url) = spawn_room();
+    if args.serve_janus {
+        rt.block_on(serve_janus());
+        return;
+    }
+    if args.janus {
+        setup_namespace().expect("network namespace setup");
+    }
+    let (mut room, url, sfu_pid) = spawn_room(args.janus);
     let room_pid = room.id();
     let result = std::panic::catch_unwind(std::panic::AssertUnwindSafe(|| match args.churn {
-        Some(k) => rt.block_on(churn(url, k)),
-        None => rt.block_on(load(url, &args, room_pid)),
+        Some(k) => rt.block_on(churn(url, k, connector(&args))),
+        None => rt.block_on(load(url, &args, room_pid, sfu_pid)),
     }));
     let _ = room.kill();
     let _ = room.wait();
@@ -95,8 +130,8 @@ fn main() {
     }
 }
 
-/// Child mode: the room with two looping speakers, printing its URL and running until killed.
-async fn serve_room() {
+/// The interview's two WAVs, made with scripts/gen-speech.sh.
+fn speech_dir() -> PathBuf {
     let dir = std::env::temp_dir().join(format!("panelist-bench-speech-{}", std::process::id()));
     let root = PathBuf::from(env!("CARGO_MANIFEST_DIR")).join("..");
     let ok = Command::new("bash")
@@ -106,6 +141,47 @@ async fn serve_room() {
         .status()
         .is_ok_and(|s| s.success());
     assert!(ok, "scripts/gen-speech.sh failed (needs espeak-ng and sox)");
+    dir
+}
+
+/// Child mode for `--janus`: Janus with one room and two looping webrtc-rs publishers; prints the room URL
+/// and Janus's pid, and runs until killed.
+async fn serve_janus() {
+    let dir = speech_dir();
+    let janus = JanusProcess::start(JanusOptions {
+        debug_level: 3,
+        ..JanusOptions::default()
+    })
+    .await
+    .unwrap();
+    let mut publishers = Vec::new();
+    for (name, file) in [
+        ("Interviewer", "interviewer.wav"),
+        ("Candidate", "candidate.wav"),
+    ] {
+        let pcm = panelist_bots::room::read_wav(&dir.join(file)).unwrap();
+        let p = JanusPublisher::start(PublisherSpec {
+            api: janus.api_url(),
+            room: FeedId::Num(1234),
+            display: name.to_owned(),
+            audio: Arc::new(panelist_bots::room::encode_pcm(&pcm).unwrap()),
+            loop_audio: true,
+            network: janus_network(),
+            timeout: Duration::from_secs(10),
+        })
+        .await
+        .unwrap();
+        p.play();
+        publishers.push(p);
+    }
+    println!("sfu_pid {}", janus.pid());
+    println!("listening {}", janus.room_url(1234));
+    std::future::pending::<()>().await;
+}
+
+/// Child mode: the room with two looping speakers, printing its URL and running until killed.
+async fn serve_room() {
+    let dir = speech_dir();
     let mut config = RoomConfig::new(vec![
         RoomParticipant::new(
             "interviewer",
@@ -126,27 +202,43 @@ async fn serve_room() {
     std::future::pending::<()>().await;
 }
 
-fn spawn_room() -> (Child, url::Url) {
+/// Starts the child that plays the call; returns it, the URL to join and the SFU's pid when it has one.
+fn spawn_room(janus: bool) -> (Child, url::Url, Option<u32>) {
     let mut child = Command::new(std::env::current_exe().unwrap())
-        .arg("--serve-room")
+        .arg(if janus {
+            "--serve-janus"
+        } else {
+            "--serve-room"
+        })
         .stdout(Stdio::piped())
         .spawn()
         .unwrap();
     let mut lines = BufReader::new(child.stdout.take().unwrap()).lines();
+    let mut sfu_pid = None;
     let url = loop {
         let line = lines.next().expect("room output").unwrap();
+        if let Some(pid) = line.strip_prefix("sfu_pid ") {
+            sfu_pid = pid.parse().ok();
+        }
         if let Some(u) = line.strip_prefix("listening ") {
             break url::Url::parse(u).unwrap();
         }
     };
-    (child, url)
+    (child, url, sfu_pid)
 }
 
-fn connector() -> Arc<WhepConnector> {
-    Arc::new(WhepConnector::new(WhepSettings {
-        network: network(),
-        ..WhepSettings::default()
-    }))
+fn connector(args: &Args) -> Arc<dyn CallConnector> {
+    if args.janus {
+        Arc::new(JanusConnector::new(JanusSettings {
+            network: janus_network(),
+            ..JanusSettings::default()
+        }))
+    } else {
+        Arc::new(WhepConnector::new(WhepSettings {
+            network: network(),
+            ..WhepSettings::default()
+        }))
+    }
 }
 
 /// Counts what a session delivers, as a consumer would, without keeping the audio.
@@ -161,9 +253,9 @@ async fn consume(mut session: CallSession, frames: Arc<AtomicU64>) -> CallSessio
     session
 }
 
-async fn load(url: url::Url, args: &Args, room_pid: u32) {
+async fn load(url: url::Url, args: &Args, room_pid: u32, sfu_pid: Option<u32>) {
     let n = args.sessions;
-    let connector = connector();
+    let connector = connector(args);
     let record_root = tempfile::tempdir().unwrap();
     let base_rss = rss_mb();
     let started = Instant::now();
@@ -220,6 +312,7 @@ async fn load(url: url::Url, args: &Args, room_pid: u32) {
     tokio::time::sleep(WARMUP).await;
     let cpu0 = cpu_seconds();
     let room_cpu0 = cpu_seconds_of(&room_pid.to_string());
+    let sfu_cpu0 = sfu_pid.map(|p| cpu_seconds_of(&p.to_string()));
     let load0 = std::fs::read_to_string("/proc/loadavg").unwrap_or_default();
     let wall0 = Instant::now();
     let frames0 = frames.load(Ordering::Relaxed);
@@ -227,6 +320,9 @@ async fn load(url: url::Url, args: &Args, room_pid: u32) {
     let wall = wall0.elapsed().as_secs_f64();
     let cpu = (cpu_seconds() - cpu0) / wall * 100.0;
     let room_cpu = (cpu_seconds_of(&room_pid.to_string()) - room_cpu0) / wall * 100.0;
+    let sfu_cpu = sfu_pid
+        .zip(sfu_cpu0)
+        .map(|(p, c0)| (cpu_seconds_of(&p.to_string()) - c0) / wall * 100.0);
     let window_frames = frames.load(Ordering::Relaxed) - frames0;
     let rss = rss_mb();
 
@@ -260,6 +356,9 @@ async fn load(url: url::Url, args: &Args, room_pid: u32) {
         window_frames as f64 / expected.max(1.0) * 100.0
     );
     // The room shares the machine; with others' work it shows how close to saturation the run was.
+    if let Some(sfu) = sfu_cpu {
+        println!("janus process cpu_pct={sfu:.1} (sending to {joined} sessions x 2 tracks)");
+    }
     println!(
         "room process cpu_pct={room_cpu:.1}; load average at window start: {}",
         load0
@@ -277,8 +376,7 @@ async fn load(url: url::Url, args: &Args, room_pid: u32) {
     println!("sessions={n} joined={joined} frames_lost={lost} cpu_pct={cpu:.1} rss_mb={rss:.1}");
 }
 
-async fn churn(url: url::Url, k: usize) {
-    let connector = connector();
+async fn churn(url: url::Url, k: usize, connector: Arc<dyn CallConnector>) {
     let joined = Arc::new(AtomicU64::new(0));
     let run = |count: usize| {
         let connector = Arc::clone(&connector);

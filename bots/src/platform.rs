@@ -65,8 +65,14 @@ mod tests {
                 Platform::MicrosoftTeams,
             ),
             ("http://127.0.0.1:8080/whep/room1", Platform::Whep),
-            ("janus+http://10.0.0.5:8088/janus?room=1234", Platform::Janus),
-            ("janus+https://sfu.example.com/janus?room=1", Platform::Janus),
+            (
+                "janus+http://10.0.0.5:8088/janus?room=1234",
+                Platform::Janus,
+            ),
+            (
+                "janus+https://sfu.example.com/janus?room=1",
+                Platform::Janus,
+            ),
             ("https://example.com/call", Platform::Unknown),
         ];
         for (raw, want) in cases {

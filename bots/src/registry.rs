@@ -5,7 +5,9 @@ use std::sync::Arc;
 use url::Url;
 
 use crate::call::{CallConnector, CallSession, JoinError, JoinSpec, UnsupportedPlatform};
+use crate::janus::{JanusConnector, JanusSettings};
 use crate::platform::Platform;
+use crate::whep::{WhepConnector, WhepSettings};
 
 /// The connectors this process can use, chosen by the meeting URL's platform.
 #[derive(Default, Clone)]
@@ -16,6 +18,14 @@ pub struct ConnectorRegistry {
 impl ConnectorRegistry {
     pub fn new() -> Self {
         Self::default()
+    }
+
+    /// Every connector this crate has, with default settings: WHEP (`.../whep/...` URLs) and Janus VideoRoom
+    /// (`janus+http(s)://...?room=...`).
+    pub fn standard() -> Self {
+        Self::new()
+            .with(Arc::new(WhepConnector::new(WhepSettings::default())))
+            .with(Arc::new(JanusConnector::new(JanusSettings::default())))
     }
 
     /// Adds a connector; a later one for the same platform replaces the earlier.
@@ -92,5 +102,22 @@ mod tests {
             registry.connector_for(&whep).unwrap().platform(),
             Platform::Whep
         );
+    }
+
+    #[test]
+    fn the_standard_registry_serves_whep_and_janus() {
+        let registry = ConnectorRegistry::standard();
+        for (raw, platform) in [
+            ("https://sfu.example.com/whep/abc", Platform::Whep),
+            (
+                "janus+https://sfu.example.com/janus?room=1234",
+                Platform::Janus,
+            ),
+        ] {
+            let url = Url::parse(raw).unwrap();
+            assert_eq!(registry.connector_for(&url).unwrap().platform(), platform);
+        }
+        let zoom = Url::parse("https://acme.zoom.us/j/1").unwrap();
+        assert!(registry.connector_for(&zoom).is_err());
     }
 }

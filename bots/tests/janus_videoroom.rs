@@ -56,7 +56,12 @@ impl Lab {
         })
     }
 
-    async fn publisher(&self, room: u64, display: &str, audio: Arc<EncodedAudio>) -> JanusPublisher {
+    async fn publisher(
+        &self,
+        room: u64,
+        display: &str,
+        audio: Arc<EncodedAudio>,
+    ) -> JanusPublisher {
         JanusPublisher::start(PublisherSpec {
             api: self.janus.api_url(),
             room: FeedId::Num(room),
@@ -74,7 +79,10 @@ impl Lab {
 impl Drop for Lab {
     fn drop(&mut self) {
         if std::thread::panicking() {
-            eprintln!("--- janus log (last 60 lines) ---\n{}", self.janus.log_tail(60));
+            eprintln!(
+                "--- janus log (last 60 lines) ---\n{}",
+                self.janus.log_tail(60)
+            );
         }
     }
 }
@@ -97,7 +105,11 @@ async fn publishers_are_named_heard_and_one_leaving_is_noticed() {
     let kate_src = read_wav(&kate_wav).unwrap();
     let john_src = read_wav(&john_wav).unwrap();
     let kate = lab
-        .publisher(ROOM, "Kate Austen (Interviewer)", Arc::new(encode_pcm(&kate_src).unwrap()))
+        .publisher(
+            ROOM,
+            "Kate Austen (Interviewer)",
+            Arc::new(encode_pcm(&kate_src).unwrap()),
+        )
         .await;
 
     // Through the registry, as the control plane joins: the URL picks the connector.
@@ -119,7 +131,13 @@ async fn publishers_are_named_heard_and_one_leaving_is_noticed() {
     let john_id = id(john.feed());
     let kate_id = id(kate.feed());
     // Time for that renegotiation before John's first packet, so the bot hears him from his first word.
-    listen(&mut session, &mut heard, Duration::from_millis(1500), |_| false).await;
+    listen(
+        &mut session,
+        &mut heard,
+        Duration::from_millis(1500),
+        |_| false,
+    )
+    .await;
     john.play();
     listen(&mut session, &mut heard, Duration::from_secs(9), |_| false).await;
     john.leave().await;
@@ -136,10 +154,20 @@ async fn publishers_are_named_heard_and_one_leaving_is_noticed() {
         h.pcm(&kate_id.0).len() >= kate_samples - 320
     })
     .await;
-    assert!(done, "Kate's audio never completed: {} samples", heard.pcm(&kate_id.0).len());
-    listen(&mut session, &mut heard, Duration::from_millis(500), |_| false).await;
+    assert!(
+        done,
+        "Kate's audio never completed: {} samples",
+        heard.pcm(&kate_id.0).len()
+    );
+    listen(&mut session, &mut heard, Duration::from_millis(500), |_| {
+        false
+    })
+    .await;
     session.leave().await.unwrap();
-    listen(&mut session, &mut heard, Duration::from_secs(10), |h| h.disconnected.is_some()).await;
+    listen(&mut session, &mut heard, Duration::from_secs(10), |h| {
+        h.disconnected.is_some()
+    })
+    .await;
     assert_eq!(heard.disconnected, Some(DisconnectReason::Left));
     assert_eq!(heard.order.first(), Some(&"joined"));
     assert_eq!(heard.order.last(), Some(&"disconnected"));
@@ -147,7 +175,10 @@ async fn publishers_are_named_heard_and_one_leaving_is_noticed() {
         heard.joined.get(&kate_id).map(String::as_str),
         Some("Kate Austen (Interviewer)")
     );
-    assert_eq!(heard.joined.get(&john_id).map(String::as_str), Some("John Locke"));
+    assert_eq!(
+        heard.joined.get(&john_id).map(String::as_str),
+        Some("John Locke")
+    );
     assert_eq!(heard.joined.len(), 2, "{:?}", heard.joined);
 
     // Each participant's audio is their own source, not the other's.
@@ -162,20 +193,33 @@ async fn publishers_are_named_heard_and_one_leaving_is_noticed() {
             got.len() as f64 / 16_000.0
         );
         assert!(own > 0.6, "{who}: own correlation {own:.3}");
-        assert!(own > 4.0 * other.abs(), "{who}: own {own:.3} vs other {other:.3}");
+        assert!(
+            own > 4.0 * other.abs(),
+            "{who}: own {own:.3} vs other {other:.3}"
+        );
     }
     let kate_s = heard.pcm(&kate_id.0).len() as f64 / 16_000.0;
     let want_s = kate_src.len() as f64 / 48_000.0;
-    assert!((kate_s - want_s).abs() < 0.060, "Kate: heard {kate_s:.3}s of {want_s:.3}s");
+    assert!(
+        (kate_s - want_s).abs() < 0.060,
+        "Kate: heard {kate_s:.3}s of {want_s:.3}s"
+    );
     let john_s = heard.pcm(&john_id.0).len() as f64 / 16_000.0;
-    assert!((8.0..10.5).contains(&john_s), "John: heard {john_s:.3}s before leaving");
+    assert!(
+        (8.0..10.5).contains(&john_s),
+        "John: heard {john_s:.3}s before leaving"
+    );
     let stats = session.stats();
     println!("{stats:?}");
     assert!(stats.iter().all(|s| s.lost <= 2), "{stats:?}");
 
     let manifest = CallManifest::read(record_dir.path()).unwrap();
     assert!(manifest.finished);
-    let mut names: Vec<&str> = manifest.tracks.iter().map(|t| t.display_name.as_str()).collect();
+    let mut names: Vec<&str> = manifest
+        .tracks
+        .iter()
+        .map(|t| t.display_name.as_str())
+        .collect();
     names.sort_unstable();
     assert_eq!(names, ["John Locke", "Kate Austen (Interviewer)"]);
     kate.leave().await;
@@ -210,7 +254,12 @@ async fn missing_room_is_refused_and_destroyed_room_ends_the_call() {
     let s = admin.create_session().await.unwrap();
     let h = admin.attach(s, "janus.plugin.videoroom").await.unwrap();
     let (_, created) = admin
-        .message(s, h, json!({"request": "create", "room": 4321, "audiocodec": "opus"}), None)
+        .message(
+            s,
+            h,
+            json!({"request": "create", "room": 4321, "audiocodec": "opus"}),
+            None,
+        )
         .await
         .unwrap();
     assert_eq!(created.unwrap()["videoroom"], "created");
@@ -220,7 +269,11 @@ async fn missing_room_is_refused_and_destroyed_room_ends_the_call() {
         .unwrap();
     let mut heard = Heard::default();
     let alice = lab
-        .publisher(4321, "Alice", Arc::new(encode_pcm(&tone(440.0, 30.0)).unwrap()))
+        .publisher(
+            4321,
+            "Alice",
+            Arc::new(encode_pcm(&tone(440.0, 30.0)).unwrap()),
+        )
         .await;
     alice.play();
     let alice_id = id(alice.feed());
@@ -229,7 +282,38 @@ async fn missing_room_is_refused_and_destroyed_room_ends_the_call() {
     })
     .await;
     assert!(hearing, "{:?}", heard.order);
-    assert_eq!(heard.joined.get(&alice_id).map(String::as_str), Some("Alice"));
+    assert_eq!(
+        heard.joined.get(&alice_id).map(String::as_str),
+        Some("Alice")
+    );
+
+    // Alice hangs up and Bob comes in: Janus recycles Alice's idle m-line for him, and the bot must name the
+    // new track by the new layout, not the old one.
+    alice.leave().await;
+    assert!(
+        listen(&mut session, &mut heard, Duration::from_secs(5), |h| h
+            .left
+            .contains(&alice_id))
+        .await,
+        "{:?}",
+        heard.order
+    );
+    let bob = lab
+        .publisher(
+            4321,
+            "Bob",
+            Arc::new(encode_pcm(&tone(660.0, 30.0)).unwrap()),
+        )
+        .await;
+    bob.play();
+    let bob_id = id(bob.feed());
+    let hearing = listen(&mut session, &mut heard, Duration::from_secs(10), |h| {
+        h.pcm(&bob_id.0).len() > 16_000
+    })
+    .await;
+    assert!(hearing, "{:?}", heard.order);
+    assert_eq!(heard.joined.get(&bob_id).map(String::as_str), Some("Bob"));
+    let alice_samples = heard.pcm(&alice_id.0).len();
 
     let (_, destroyed) = admin
         .message(s, h, json!({"request": "destroy", "room": 4321}), None)
@@ -242,9 +326,11 @@ async fn missing_room_is_refused_and_destroyed_room_ends_the_call() {
     .await;
     assert!(ended, "{:?}", heard.order);
     assert_eq!(heard.disconnected, Some(DisconnectReason::RemoteClosed));
-    assert_eq!(heard.left, vec![alice_id]);
+    assert_eq!(heard.left, vec![alice_id.clone(), bob_id]);
     assert_eq!(heard.order.last(), Some(&"disconnected"));
-    alice.leave().await;
+    // Nothing of Bob's was put down to Alice.
+    assert_eq!(heard.pcm(&alice_id.0).len(), alice_samples);
+    bob.leave().await;
     let _ = admin.destroy(s).await;
 }
 

@@ -108,6 +108,9 @@ pub async fn transcribe_file(
     model_dir: Option<PathBuf>,
     speaker: Option<String>,
 ) -> anyhow::Result<()> {
+    if let Some(m) = model.filter(|m| !m.is_whisper()) {
+        anyhow::bail!("{m} is not a speech-recognition model: use --model tiny.en or --model base");
+    }
     apply_overrides(&mut settings, model, model_dir);
     let started = Instant::now();
     // Decode first: a bad file is reported without waiting for a model to load.

@@ -255,7 +255,10 @@ pub(crate) mod tests {
         let m = Ct2Model::parse(&bytes).unwrap();
         assert_eq!(m.spec, "WhisperSpec");
         assert_eq!(m.scalar("encoder/num_heads").unwrap(), 6);
-        assert_eq!(m.get("decoder/projection/weight").unwrap().shape, vec![2, 2]);
+        assert_eq!(
+            m.get("decoder/projection/weight").unwrap().shape,
+            vec![2, 2]
+        );
         assert!(matches!(
             m.get("nope"),
             Err(ConvertError::MissingTensor(n)) if n == "nope"

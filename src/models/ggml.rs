@@ -57,7 +57,10 @@ pub fn convert(
     let tokens = vocab::ordinary_tokens(tokenizer_json)?;
     let tensors = tensor_plan(&model, &hp)?;
 
-    let mut w = CountingWriter { inner: out, bytes: 0 };
+    let mut w = CountingWriter {
+        inner: out,
+        bytes: 0,
+    };
     w.i32(GGML_MAGIC as i32)?;
     for v in [
         hp.n_vocab,
@@ -137,7 +140,9 @@ fn hparams(m: &Ct2Model<'_>) -> Result<Hparams, ConvertError> {
         n_mels: conv1[1],
     };
     if hp.n_audio_layer == 0 || hp.n_text_layer == 0 {
-        return Err(ConvertError::Format("model.bin has no encoder or decoder layers".into()));
+        return Err(ConvertError::Format(
+            "model.bin has no encoder or decoder layers".into(),
+        ));
     }
     Ok(hp)
 }
@@ -210,11 +215,26 @@ fn tensor_plan<'a>(m: &Ct2Model<'a>, hp: &Hparams) -> Result<Vec<Tensor<'a>>, Co
     };
 
     for conv in ["conv1", "conv2"] {
-        put(&mut plan, format!("encoder.{conv}.weight"), &format!("encoder/{conv}/weight"), None)?;
+        put(
+            &mut plan,
+            format!("encoder.{conv}.weight"),
+            &format!("encoder/{conv}/weight"),
+            None,
+        )?;
         let n = m.get(&format!("encoder/{conv}/bias"))?.elements();
-        put(&mut plan, format!("encoder.{conv}.bias"), &format!("encoder/{conv}/bias"), Some(vec![n, 1]))?;
+        put(
+            &mut plan,
+            format!("encoder.{conv}.bias"),
+            &format!("encoder/{conv}/bias"),
+            Some(vec![n, 1]),
+        )?;
     }
-    put(&mut plan, "encoder.positional_embedding".into(), "encoder/position_encodings/encodings", None)?;
+    put(
+        &mut plan,
+        "encoder.positional_embedding".into(),
+        "encoder/position_encodings/encodings",
+        None,
+    )?;
     for i in 0..hp.n_audio_layer {
         let (src, dst) = (format!("encoder/layer_{i}"), format!("encoder.blocks.{i}"));
         self_attention(m, &mut plan, &src, &dst, hp.n_audio_state)?;
@@ -222,11 +242,31 @@ fn tensor_plan<'a>(m: &Ct2Model<'a>, hp: &Hparams) -> Result<Vec<Tensor<'a>>, Co
             put(&mut plan, b, &a, None)?;
         }
     }
-    put(&mut plan, "encoder.ln_post.weight".into(), "encoder/layer_norm/gamma", None)?;
-    put(&mut plan, "encoder.ln_post.bias".into(), "encoder/layer_norm/beta", None)?;
+    put(
+        &mut plan,
+        "encoder.ln_post.weight".into(),
+        "encoder/layer_norm/gamma",
+        None,
+    )?;
+    put(
+        &mut plan,
+        "encoder.ln_post.bias".into(),
+        "encoder/layer_norm/beta",
+        None,
+    )?;
 
-    put(&mut plan, "decoder.positional_embedding".into(), "decoder/position_encodings/encodings", None)?;
-    put(&mut plan, "decoder.token_embedding.weight".into(), "decoder/embeddings/weight", None)?;
+    put(
+        &mut plan,
+        "decoder.positional_embedding".into(),
+        "decoder/position_encodings/encodings",
+        None,
+    )?;
+    put(
+        &mut plan,
+        "decoder.token_embedding.weight".into(),
+        "decoder/embeddings/weight",
+        None,
+    )?;
     for i in 0..hp.n_text_layer {
         let (src, dst) = (format!("decoder/layer_{i}"), format!("decoder.blocks.{i}"));
         let n = hp.n_text_state;
@@ -243,15 +283,43 @@ fn tensor_plan<'a>(m: &Ct2Model<'a>, hp: &Hparams) -> Result<Vec<Tensor<'a>>, Co
         }
         let kv_w = m.get(&format!("{src}/attention/linear_1/weight"))?;
         let kv_b = m.get(&format!("{src}/attention/linear_1/bias"))?;
-        plan.push(rows(&format!("{dst}.cross_attn.key.weight"), kv_w, 0, n, 2)?);
-        plan.push(rows(&format!("{dst}.cross_attn.value.weight"), kv_w, 1, n, 2)?);
-        plan.push(rows(&format!("{dst}.cross_attn.value.bias"), kv_b, 1, n, 2)?);
+        plan.push(rows(
+            &format!("{dst}.cross_attn.key.weight"),
+            kv_w,
+            0,
+            n,
+            2,
+        )?);
+        plan.push(rows(
+            &format!("{dst}.cross_attn.value.weight"),
+            kv_w,
+            1,
+            n,
+            2,
+        )?);
+        plan.push(rows(
+            &format!("{dst}.cross_attn.value.bias"),
+            kv_b,
+            1,
+            n,
+            2,
+        )?);
         for (a, b) in layer_norm_and_mlp(&src, &dst) {
             put(&mut plan, b, &a, None)?;
         }
     }
-    put(&mut plan, "decoder.ln.weight".into(), "decoder/layer_norm/gamma", None)?;
-    put(&mut plan, "decoder.ln.bias".into(), "decoder/layer_norm/beta", None)?;
+    put(
+        &mut plan,
+        "decoder.ln.weight".into(),
+        "decoder/layer_norm/gamma",
+        None,
+    )?;
+    put(
+        &mut plan,
+        "decoder.ln.bias".into(),
+        "decoder/layer_norm/beta",
+        None,
+    )?;
     Ok(plan)
 }
 
@@ -410,7 +478,16 @@ mod tests {
 
     #[test]
     fn half_precision_round_trips() {
-        for v in [0.0f32, -0.0, 1.0, -2.5, 0.333_251_95, 65504.0, 6.1035156e-5, 5.9604645e-8] {
+        for v in [
+            0.0f32,
+            -0.0,
+            1.0,
+            -2.5,
+            0.333_251_95,
+            65504.0,
+            6.1035156e-5,
+            5.9604645e-8,
+        ] {
             assert_eq!(f16_to_f32(f32_to_f16(v)), v, "{v}");
         }
         assert_eq!(f32_to_f16(1.0), 0x3c00);
@@ -435,10 +512,20 @@ mod tests {
             .var("encoder/conv1/bias", &[s], 4, f16s(2, 1.0))
             .var("encoder/conv2/weight", &[s, s, 3], 4, f16s(12, 0.5))
             .var("encoder/conv2/bias", &[s], 4, f16s(2, 1.0))
-            .var("encoder/position_encodings/encodings", &[4, s], 4, f16s(8, 0.25))
+            .var(
+                "encoder/position_encodings/encodings",
+                &[4, s],
+                4,
+                f16s(8, 0.25),
+            )
             .var("encoder/layer_norm/gamma", &[s], 4, f16s(2, 1.0))
             .var("encoder/layer_norm/beta", &[s], 4, f16s(2, 0.0))
-            .var("decoder/position_encodings/encodings", &[3, s], 4, f16s(6, 0.25))
+            .var(
+                "decoder/position_encodings/encodings",
+                &[3, s],
+                4,
+                f16s(6, 0.25),
+            )
             .var("decoder/embeddings/weight", &[5, s], 4, f16s(10, 0.5))
             .var("decoder/layer_norm/gamma", &[s], 4, f16s(2, 1.0))
             .var("decoder/layer_norm/beta", &[s], 4, f16s(2, 0.0))
@@ -458,13 +545,43 @@ mod tests {
             qkv_b.extend(f16s(2, 0.0));
             qkv_b.extend(f16s(2, 3.0));
             b = b
-                .var(&format!("{l}/self_attention/linear_0/weight"), &[3 * s, s], 4, qkv)
-                .var(&format!("{l}/self_attention/linear_0/bias"), &[3 * s], 4, qkv_b)
-                .var(&format!("{l}/self_attention/linear_1/weight"), &[s, s], 4, f16s(4, 0.5))
-                .var(&format!("{l}/self_attention/linear_1/bias"), &[s], 4, f16s(2, 0.5))
-                .var(&format!("{l}/ffn/linear_0/weight"), &[4 * s, s], 4, f16s(16, 0.5))
+                .var(
+                    &format!("{l}/self_attention/linear_0/weight"),
+                    &[3 * s, s],
+                    4,
+                    qkv,
+                )
+                .var(
+                    &format!("{l}/self_attention/linear_0/bias"),
+                    &[3 * s],
+                    4,
+                    qkv_b,
+                )
+                .var(
+                    &format!("{l}/self_attention/linear_1/weight"),
+                    &[s, s],
+                    4,
+                    f16s(4, 0.5),
+                )
+                .var(
+                    &format!("{l}/self_attention/linear_1/bias"),
+                    &[s],
+                    4,
+                    f16s(2, 0.5),
+                )
+                .var(
+                    &format!("{l}/ffn/linear_0/weight"),
+                    &[4 * s, s],
+                    4,
+                    f16s(16, 0.5),
+                )
                 .var(&format!("{l}/ffn/linear_0/bias"), &[4 * s], 4, f16s(8, 0.5))
-                .var(&format!("{l}/ffn/linear_1/weight"), &[s, 4 * s], 4, f16s(16, 0.5))
+                .var(
+                    &format!("{l}/ffn/linear_1/weight"),
+                    &[s, 4 * s],
+                    4,
+                    f16s(16, 0.5),
+                )
                 .var(&format!("{l}/ffn/linear_1/bias"), &[s], 4, f16s(2, 0.5));
         }
         let l = "decoder/layer_0/attention";
@@ -489,7 +606,7 @@ mod tests {
     /// Reads back what `convert` wrote: header, then (name → (type, dims, first value)).
     fn read_back(bytes: &[u8]) -> (Vec<i32>, Vec<(String, i32, Vec<i32>, f32)>) {
         let mut at = 0;
-        let mut i32_at = |at: &mut usize| {
+        let i32_at = |at: &mut usize| {
             let v = i32::from_le_bytes(bytes[*at..*at + 4].try_into().unwrap());
             *at += 4;
             v
@@ -530,7 +647,12 @@ mod tests {
         assert_eq!(summary.vocab, 3);
         let (header, tensors) = read_back(&out);
         assert_eq!(header, vec![0x6767_6d6c, 5, 4, 2, 1, 1, 3, 2, 1, 1, 2, 1]);
-        let find = |n: &str| tensors.iter().find(|t| t.0 == n).unwrap_or_else(|| panic!("{n}"));
+        let find = |n: &str| {
+            tensors
+                .iter()
+                .find(|t| t.0 == n)
+                .unwrap_or_else(|| panic!("{n}"))
+        };
         // Per layer: 2 LN × 2 + q(w,b) k(w) v(w,b) out(w,b) + mlp 4 = 15; decoder adds cross-attn 2+2+1+2+2 = 9.
         assert_eq!(tensors.len(), 4 + 1 + 15 + 2 + 2 + 15 + 9 + 2);
         assert_eq!(find("encoder.conv1.bias").2, vec![1, 2]); // [n, 1] reversed
@@ -558,6 +680,9 @@ mod tests {
             &mut Vec::new(),
         )
         .unwrap_err();
-        assert!(err.to_string().contains("decoder/embeddings/weight"), "{err}");
+        assert!(
+            err.to_string().contains("decoder/embeddings/weight"),
+            "{err}"
+        );
     }
 }

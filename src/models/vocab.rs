@@ -62,7 +62,9 @@ pub fn ordinary_tokens(tokenizer_json: &[u8]) -> Result<Vec<Vec<u8>>, ConvertErr
         .into_iter()
         .enumerate()
         .map(|(id, t)| {
-            t.ok_or_else(|| ConvertError::Format(format!("tokenizer.json: token id {id} is missing")))
+            t.ok_or_else(|| {
+                ConvertError::Format(format!("tokenizer.json: token id {id} is missing"))
+            })
         })
         .collect()
 }
@@ -105,13 +107,19 @@ mod tests {
         let json = r#"{"model":{"type":"BPE","vocab":{"!":0,"ĠHello":1,"Ċ":2,"<|endoftext|>":3,"x":4}},
             "added_tokens":[{"id":3,"content":"<|endoftext|>"}]}"#;
         let tokens = ordinary_tokens(json.as_bytes()).unwrap();
-        assert_eq!(tokens, vec![b"!".to_vec(), b" Hello".to_vec(), b"\n".to_vec()]);
+        assert_eq!(
+            tokens,
+            vec![b"!".to_vec(), b" Hello".to_vec(), b"\n".to_vec()]
+        );
     }
 
     #[test]
     fn gaps_and_garbage_are_errors() {
         let gap = r#"{"model":{"vocab":{"a":0,"<|endoftext|>":2}}}"#;
-        assert!(ordinary_tokens(gap.as_bytes()).unwrap_err().to_string().contains("1 is missing"));
+        assert!(ordinary_tokens(gap.as_bytes())
+            .unwrap_err()
+            .to_string()
+            .contains("1 is missing"));
         assert!(ordinary_tokens(b"not json").is_err());
     }
 }

@@ -250,7 +250,10 @@ impl TranscriberActor {
                 Ok(()) => {}
                 Err(TrySendError::Full(job)) => {
                     self.counters.lock().stats.backpressure_waits += 1;
-                    tracing::debug!(interview_id, "transcription queue full: pausing the mailbox");
+                    tracing::debug!(
+                        interview_id,
+                        "transcription queue full: pausing the mailbox"
+                    );
                     // The dispatcher frees slots on its own, so waiting here cannot deadlock.
                     ctx.wait(
                         async move {
@@ -260,7 +263,10 @@ impl TranscriberActor {
                     );
                 }
                 Err(TrySendError::Closed(_)) => {
-                    tracing::error!(interview_id, "transcription dispatcher has stopped; chunk lost");
+                    tracing::error!(
+                        interview_id,
+                        "transcription dispatcher has stopped; chunk lost"
+                    );
                     self.interview(interview_id).pending -= 1;
                     let mut c = self.counters.lock();
                     c.pending.remove(&seq);

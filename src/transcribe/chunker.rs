@@ -240,7 +240,8 @@ impl Chunker {
             return;
         };
         if self.speaking_since.is_none()
-            && now_ms * SAMPLES_PER_MS >= ended + self.settings.flush_after_silence_ms * SAMPLES_PER_MS
+            && now_ms * SAMPLES_PER_MS
+                >= ended + self.settings.flush_after_silence_ms * SAMPLES_PER_MS
         {
             let chunk = self.close_at(self.padded_end());
             cut.push(chunk, self.settings.min_speech_ms);
@@ -265,7 +266,8 @@ impl Chunker {
         let keep = (end.saturating_sub(open.start) as usize).min(open.samples.len());
         let rest = open.samples.split_off(keep);
         self.recent.clear();
-        self.recent.extend(rest.iter().rev().take(self.recent_cap).rev());
+        self.recent
+            .extend(rest.iter().rev().take(self.recent_cap).rev());
         Some(Chunk {
             start_ms: open.start / SAMPLES_PER_MS,
             samples: open.samples,
@@ -287,18 +289,19 @@ impl Chunker {
             let rest_start = open.start + at as u64;
             // Split the speech count at the cut: the utterance in progress, or the tail of one that ended
             // after the cut while the chunk waited for silence, belongs on the far side.
-            let (chunk_speech, rest_speech, still_going) = match (self.speaking_since, self.last_speech_end) {
-                (Some(since), _) => (
-                    open.speech + rest_start.saturating_sub(since.max(open.start)),
-                    0,
-                    true,
-                ),
-                (None, Some(ended)) if ended > rest_start => {
-                    let tail = ended - rest_start;
-                    (open.speech.saturating_sub(tail), tail, true)
-                }
-                _ => (open.speech, 0, false),
-            };
+            let (chunk_speech, rest_speech, still_going) =
+                match (self.speaking_since, self.last_speech_end) {
+                    (Some(since), _) => (
+                        open.speech + rest_start.saturating_sub(since.max(open.start)),
+                        0,
+                        true,
+                    ),
+                    (None, Some(ended)) if ended > rest_start => {
+                        let tail = ended - rest_start;
+                        (open.speech.saturating_sub(tail), tail, true)
+                    }
+                    _ => (open.speech, 0, false),
+                };
             let chunk = Chunk {
                 start_ms: open.start / SAMPLES_PER_MS,
                 samples: std::mem::take(&mut open.samples),
@@ -317,7 +320,8 @@ impl Chunker {
                 self.open = None;
                 self.last_speech_end = None;
                 self.recent.clear();
-                self.recent.extend(rest.iter().rev().take(self.recent_cap).rev());
+                self.recent
+                    .extend(rest.iter().rev().take(self.recent_cap).rev());
             }
             cut.push(Some(chunk), self.settings.min_speech_ms);
         }
@@ -433,9 +437,21 @@ mod tests {
         feed(&mut c, &mut t, 14_000, true, &mut out);
         c.speech_ended(t);
         out.chunks.extend(c.finish().chunks);
-        assert_eq!(out.chunks.len(), 3, "{:?}", out.chunks.iter().map(|c| (c.start_ms, c.end_ms())).collect::<Vec<_>>());
+        assert_eq!(
+            out.chunks.len(),
+            3,
+            "{:?}",
+            out.chunks
+                .iter()
+                .map(|c| (c.start_ms, c.end_ms()))
+                .collect::<Vec<_>>()
+        );
         let first = &out.chunks[0];
-        assert!((8_000..=8_100).contains(&first.end_ms()), "cut at {}", first.end_ms());
+        assert!(
+            (8_000..=8_100).contains(&first.end_ms()),
+            "cut at {}",
+            first.end_ms()
+        );
         // Contiguous, nothing lost, each within the limit.
         for pair in out.chunks.windows(2) {
             assert_eq!(pair[0].end_ms(), pair[1].start_ms);

@@ -108,7 +108,10 @@ fn to_i16(s: f32) -> i16 {
 
 type Mono = Vec<f32>;
 
-fn decode_symphonia(path: &Path, file: File) -> Result<(Mono, u32, usize, &'static str), DecodeError> {
+fn decode_symphonia(
+    path: &Path,
+    file: File,
+) -> Result<(Mono, u32, usize, &'static str), DecodeError> {
     let unsupported = |detail: String| DecodeError::Unsupported {
         path: path.to_path_buf(),
         detail,
@@ -130,7 +133,9 @@ fn decode_symphonia(path: &Path, file: File) -> Result<(Mono, u32, usize, &'stat
             &MetadataOptions::default(),
         )
         .map_err(|e| match e {
-            SymphoniaError::Unsupported(what) => unsupported(format!("unrecognised format: {what}")),
+            SymphoniaError::Unsupported(what) => {
+                unsupported(format!("unrecognised format: {what}"))
+            }
             other => corrupt(other.to_string()),
         })?;
     let mut format = probed.format;
@@ -152,7 +157,9 @@ fn decode_symphonia(path: &Path, file: File) -> Result<(Mono, u32, usize, &'stat
     loop {
         let packet = match format.next_packet() {
             Ok(p) => p,
-            Err(SymphoniaError::IoError(e)) if e.kind() == std::io::ErrorKind::UnexpectedEof => break,
+            Err(SymphoniaError::IoError(e)) if e.kind() == std::io::ErrorKind::UnexpectedEof => {
+                break
+            }
             Err(SymphoniaError::ResetRequired) => break,
             Err(e) => {
                 // A broken container after good audio: keep what was decoded.
@@ -374,7 +381,8 @@ pub fn resample(input: &[f32], from: u32, to: u32) -> Vec<f32> {
         }
         // Unity gain at DC for every phase.
         if sum.abs() > 1e-12 {
-            row.iter_mut().for_each(|w| *w = (f64::from(*w) / sum) as f32);
+            row.iter_mut()
+                .for_each(|w| *w = (f64::from(*w) / sum) as f32);
         }
     }
     let out_len = ((input.len() as f64) * ratio).round() as usize;
@@ -415,7 +423,10 @@ mod tests {
 
     fn tone(freq: f64, rate: u32, secs: f64) -> Vec<f32> {
         (0..(f64::from(rate) * secs) as usize)
-            .map(|i| (0.5 * (2.0 * std::f64::consts::PI * freq * i as f64 / f64::from(rate)).sin()) as f32)
+            .map(|i| {
+                (0.5 * (2.0 * std::f64::consts::PI * freq * i as f64 / f64::from(rate)).sin())
+                    as f32
+            })
             .collect()
     }
 
@@ -427,7 +438,11 @@ mod tests {
     fn resampling_keeps_speech_band_tones_and_removes_aliases() {
         for from in [48_000, 44_100, 22_050, 8_000] {
             let out = resample(&tone(440.0, from, 1.0), from, 16_000);
-            assert!((out.len() as i64 - 16_000).abs() <= 1, "{from}: {}", out.len());
+            assert!(
+                (out.len() as i64 - 16_000).abs() <= 1,
+                "{from}: {}",
+                out.len()
+            );
             let level = rms(&out[1_000..15_000]);
             assert!((level - 0.3536).abs() < 0.01, "{from}: rms {level}");
         }
@@ -442,11 +457,17 @@ mod tests {
         t.extend_from_slice(&3u32.to_le_bytes());
         t.extend_from_slice(b"abc");
         t.extend_from_slice(&2u32.to_le_bytes());
-        for c in ["PANELIST_PARTICIPANT=p1", "PANELIST_DISPLAY_NAME=Ada Lovelace"] {
+        for c in [
+            "PANELIST_PARTICIPANT=p1",
+            "PANELIST_DISPLAY_NAME=Ada Lovelace",
+        ] {
             t.extend_from_slice(&(c.len() as u32).to_le_bytes());
             t.extend_from_slice(c.as_bytes());
         }
-        assert_eq!(opus_tag(&t, "PANELIST_DISPLAY_NAME").as_deref(), Some("Ada Lovelace"));
+        assert_eq!(
+            opus_tag(&t, "PANELIST_DISPLAY_NAME").as_deref(),
+            Some("Ada Lovelace")
+        );
         assert_eq!(opus_tag(&t, "MISSING"), None);
         assert_eq!(opus_tag(&t[..20], "PANELIST_DISPLAY_NAME"), None);
     }

@@ -60,7 +60,13 @@ pub async fn transcribe_recording(
     for result in results {
         let (start, parts) = result?;
         segments.extend(parts.into_iter().map(|p| {
-            TranscriptSegment::new(participant, speaker, start + p.start_ms, start + p.end_ms, &p.text)
+            TranscriptSegment::new(
+                participant,
+                speaker,
+                start + p.start_ms,
+                start + p.end_ms,
+                &p.text,
+            )
         }));
     }
     sort_segments(&mut segments);

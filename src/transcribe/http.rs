@@ -269,16 +269,37 @@ mod tests {
             "segments":[{"id":0,"start":0.0,"end":1.5,"text":" Hi."},{"id":1,"start":1.5,"end":3.2,"text":" Bye."}]}"#;
         let s = parse_verbose_json(body).unwrap();
         assert_eq!(s.len(), 2);
-        assert_eq!(s[1], EngineSegment { start_ms: 1500, end_ms: 3200, text: "Bye.".into() });
+        assert_eq!(
+            s[1],
+            EngineSegment {
+                start_ms: 1500,
+                end_ms: 3200,
+                text: "Bye.".into()
+            }
+        );
     }
 
     #[test]
     fn text_only_and_malformed_bodies() {
         let s = parse_verbose_json(br#"{"text":"hello","duration":2.0}"#).unwrap();
-        assert_eq!(s, vec![EngineSegment { start_ms: 0, end_ms: 2000, text: "hello".into() }]);
-        for bad in [&b"<html>502</html>"[..], br#"{"segments":[{"start":"x"}]}"#, br#"{"foo":1}"#] {
+        assert_eq!(
+            s,
+            vec![EngineSegment {
+                start_ms: 0,
+                end_ms: 2000,
+                text: "hello".into()
+            }]
+        );
+        for bad in [
+            &b"<html>502</html>"[..],
+            br#"{"segments":[{"start":"x"}]}"#,
+            br#"{"foo":1}"#,
+        ] {
             let err = parse_verbose_json(bad).unwrap_err();
-            assert!(matches!(err, TranscribeError::MalformedResponse(_)), "{err}");
+            assert!(
+                matches!(err, TranscribeError::MalformedResponse(_)),
+                "{err}"
+            );
             assert!(!err.is_retryable());
         }
     }
@@ -288,7 +309,10 @@ mod tests {
         let mut h = HeaderMap::new();
         h.insert(RETRY_AFTER, "2".parse().unwrap());
         assert_eq!(retry_after(&h), Some(Duration::from_secs(2)));
-        h.insert(RETRY_AFTER, "Wed, 21 Oct 2015 07:28:00 GMT".parse().unwrap());
+        h.insert(
+            RETRY_AFTER,
+            "Wed, 21 Oct 2015 07:28:00 GMT".parse().unwrap(),
+        );
         assert_eq!(retry_after(&h), Some(Duration::ZERO));
         h.insert(RETRY_AFTER, "soon".parse().unwrap());
         assert_eq!(retry_after(&h), None);
@@ -296,7 +320,10 @@ mod tests {
 
     #[test]
     fn the_api_key_never_shows_in_debug_output() {
-        let mut s = crate::config::Settings::defaults().unwrap().transcription.http;
+        let mut s = crate::config::Settings::defaults()
+            .unwrap()
+            .transcription
+            .http;
         s.api_key = SecretString::from("sk-live-123".to_string());
         let e = HttpEngine::new(&s, "en").unwrap();
         assert!(!format!("{e:?}").contains("sk-live"));

@@ -71,7 +71,13 @@ impl TranscriptFiles {
         // Ids come from Greenhouse (digits) or the CLI; keep anything else from escaping the folder.
         let safe: String = interview_id
             .chars()
-            .map(|c| if c.is_ascii_alphanumeric() || c == '-' || c == '_' { c } else { '_' })
+            .map(|c| {
+                if c.is_ascii_alphanumeric() || c == '-' || c == '_' {
+                    c
+                } else {
+                    '_'
+                }
+            })
             .collect();
         self.dir.join(format!("{safe}.jsonl"))
     }
@@ -186,7 +192,8 @@ pub fn render(segments: &[TranscriptSegment], format: OutputFormat) -> String {
                     })
                     .collect(),
             };
-            let mut json = serde_json::to_string(&out).unwrap_or_else(|_| "{\"segments\":[]}".into());
+            let mut json =
+                serde_json::to_string(&out).unwrap_or_else(|_| "{\"segments\":[]}".into());
             json.push('\n');
             json
         }
@@ -268,12 +275,24 @@ mod tests {
     #[test]
     fn text_srt_and_vtt() {
         let text = render(&two(), OutputFormat::Text);
-        assert!(text.starts_with("[00:00.00 - 00:01.20] Alice: Hello there.\n"), "{text}");
-        assert!(text.contains("[1:01:01.50 - 1:01:03.00] Bob: Hi."), "{text}");
+        assert!(
+            text.starts_with("[00:00.00 - 00:01.20] Alice: Hello there.\n"),
+            "{text}"
+        );
+        assert!(
+            text.contains("[1:01:01.50 - 1:01:03.00] Bob: Hi."),
+            "{text}"
+        );
         let srt = render(&two(), OutputFormat::Srt);
-        assert!(srt.starts_with("1\n00:00:00,000 --> 00:00:01,200\nAlice: Hello there.\n\n2\n"), "{srt}");
+        assert!(
+            srt.starts_with("1\n00:00:00,000 --> 00:00:01,200\nAlice: Hello there.\n\n2\n"),
+            "{srt}"
+        );
         let vtt = render(&two(), OutputFormat::Vtt);
-        assert!(vtt.starts_with("WEBVTT\n\n00:00:00.000 --> 00:00:01.200\n<v Alice>Hello there.\n"), "{vtt}");
+        assert!(
+            vtt.starts_with("WEBVTT\n\n00:00:00.000 --> 00:00:01.200\n<v Alice>Hello there.\n"),
+            "{vtt}"
+        );
     }
 
     #[tokio::test]
@@ -290,7 +309,12 @@ mod tests {
             .write_all(b"{\"participant\":\"p1\",\"spea")
             .unwrap();
         files
-            .append("42", vec![TranscriptSegment::new("p1", "Alice", 7_000_000, 7_001_000, "Later.")])
+            .append(
+                "42",
+                vec![TranscriptSegment::new(
+                    "p1", "Alice", 7_000_000, 7_001_000, "Later.",
+                )],
+            )
             .await
             .unwrap();
         let loaded = files.load("42").unwrap();
@@ -298,6 +322,8 @@ mod tests {
         assert_eq!(loaded[..2], two()[..]);
         assert_eq!(loaded[2].text, "Later.");
         assert!(files.load("nope").unwrap().is_empty());
-        assert!(files.path("../etc/passwd").starts_with(dir.path().join("transcripts")));
+        assert!(files
+            .path("../etc/passwd")
+            .starts_with(dir.path().join("transcripts")));
     }
 }

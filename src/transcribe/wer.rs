@@ -31,7 +31,9 @@ pub fn edit_distance<T: PartialEq>(a: &[T], b: &[T]) -> usize {
 pub fn normalize(text: &str) -> Vec<String> {
     let lower = text.to_lowercase().replace(['’', '‘'], "'");
     let mut words = Vec::new();
-    for raw in lower.split(|c: char| c.is_whitespace() || c == '-' || c == '—' || c == '–' || c == '/') {
+    for raw in
+        lower.split(|c: char| c.is_whitespace() || c == '-' || c == '—' || c == '–' || c == '/')
+    {
         // "5%" → "5 percent"; "$20" → "20 dollars" reads the same either way round.
         let percent = raw.contains('%');
         let dollars = raw.contains('$');
@@ -43,7 +45,11 @@ pub fn normalize(text: &str) -> Vec<String> {
         if word.is_empty() {
             continue;
         }
-        if word.chars().all(|c| c.is_ascii_digit() || c == ',' || c == '.') && word.chars().any(|c| c.is_ascii_digit()) {
+        if word
+            .chars()
+            .all(|c| c.is_ascii_digit() || c == ',' || c == '.')
+            && word.chars().any(|c| c.is_ascii_digit())
+        {
             let digits: String = word.chars().filter(|c| *c != ',').collect();
             match digits.split_once('.') {
                 Some((whole, frac)) => {
@@ -68,8 +74,26 @@ pub fn normalize(text: &str) -> Vec<String> {
 }
 
 const ONES: [&str; 20] = [
-    "zero", "one", "two", "three", "four", "five", "six", "seven", "eight", "nine", "ten", "eleven",
-    "twelve", "thirteen", "fourteen", "fifteen", "sixteen", "seventeen", "eighteen", "nineteen",
+    "zero",
+    "one",
+    "two",
+    "three",
+    "four",
+    "five",
+    "six",
+    "seven",
+    "eight",
+    "nine",
+    "ten",
+    "eleven",
+    "twelve",
+    "thirteen",
+    "fourteen",
+    "fifteen",
+    "sixteen",
+    "seventeen",
+    "eighteen",
+    "nineteen",
 ];
 const TENS: [&str; 10] = [
     "", "", "twenty", "thirty", "forty", "fifty", "sixty", "seventy", "eighty", "ninety",
@@ -103,7 +127,11 @@ fn spell(n: u64, out: &mut Vec<&'static str>) {
             }
         }
         _ => {
-            for (scale, name) in [(1_000_000_000, "billion"), (1_000_000, "million"), (1_000, "thousand")] {
+            for (scale, name) in [
+                (1_000_000_000, "billion"),
+                (1_000_000, "million"),
+                (1_000, "thousand"),
+            ] {
                 if n >= scale {
                     spell(n / scale, out);
                     out.push(name);
@@ -124,13 +152,22 @@ mod tests {
     #[test]
     fn identical_texts_after_normalisation_score_zero() {
         assert_eq!(
-            word_error_rate("Hello, World! It's 20 past.", "hello world it's twenty past"),
+            word_error_rate(
+                "Hello, World! It's 20 past.",
+                "hello world it's twenty past"
+            ),
             0.0
         );
         assert_eq!(word_error_rate("A 5% rise", "a five percent rise"), 0.0);
         assert_eq!(word_error_rate("well-known", "well known"), 0.0);
-        assert_eq!(word_error_rate("3.5 seconds", "three point five seconds"), 0.0);
-        assert_eq!(word_error_rate("1,200 users", "one thousand two hundred users"), 0.0);
+        assert_eq!(
+            word_error_rate("3.5 seconds", "three point five seconds"),
+            0.0
+        );
+        assert_eq!(
+            word_error_rate("1,200 users", "one thousand two hundred users"),
+            0.0
+        );
     }
 
     #[test]

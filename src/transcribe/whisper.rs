@@ -69,8 +69,12 @@ impl LocalWhisper {
         let mut params = WhisperContextParameters::default();
         // CPU build; the flag is explicit so a future `cuda` feature is a deliberate choice.
         params.use_gpu(false);
-        let ctx = WhisperContext::new_with_params(path, params)
-            .map_err(|e| load_err(format!("{e} (is it a ggml Whisper model? reinstall with `panelist models install {}`)", options.model)))?;
+        let ctx = WhisperContext::new_with_params(path, params).map_err(|e| {
+            load_err(format!(
+                "{e} (is it a ggml Whisper model? reinstall with `panelist models install {}`)",
+                options.model
+            ))
+        })?;
         let ctx = Arc::new(ctx);
         // A job waits here only while every worker is busy; the transcriber's own queue is the real buffer.
         let (tx, rx) = mpsc::channel::<Job>(options.workers);
@@ -134,10 +138,11 @@ fn worker(
             return; // every handle dropped: shut down
         };
         // A panic in one job (bindings or a bug here) answers that job with an error; the worker goes on.
-        let result = std::panic::catch_unwind(AssertUnwindSafe(|| {
-            run(&mut state, &job.samples, &options)
-        }))
-        .unwrap_or_else(|_| Err(TranscribeError::Inference("the inference panicked".into())));
+        let result =
+            std::panic::catch_unwind(AssertUnwindSafe(|| run(&mut state, &job.samples, &options)))
+                .unwrap_or_else(|_| {
+                    Err(TranscribeError::Inference("the inference panicked".into()))
+                });
         // The caller may have given up (call ended, shutdown); nothing to do then.
         let _ = job.reply.send(result);
     }

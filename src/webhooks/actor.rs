@@ -15,7 +15,7 @@ use tracing::Instrument;
 
 use super::apply::{commands_for, Command, Webhook};
 use super::Refresher;
-use crate::store::{DynStore, StoreError, StoreExt, WebhookEventStatus, WebhookPing};
+use crate::store::{DynStore, StoreError, StoreExt, WebhookEvent, WebhookEventStatus, WebhookPing};
 
 /// How many unfinished events one restart picks up. Events beyond it stay in the log and are
 /// picked up by the next restart; a backlog that large means something else is badly wrong.

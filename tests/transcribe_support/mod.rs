@@ -13,7 +13,10 @@ use panelist::transcribe::decode::decode_file;
 use panelist::transcribe::{ParticipantAudio, ParticipantSpeech, TranscriberActor, SAMPLES_PER_MS};
 use panelist_bots::audio::vad::{EnergyVad, VadEvent, VadSettings};
 
-pub const SCRIPT: &str = concat!(env!("CARGO_MANIFEST_DIR"), "/tests/fixtures/speech/interview.txt");
+pub const SCRIPT: &str = concat!(
+    env!("CARGO_MANIFEST_DIR"),
+    "/tests/fixtures/speech/interview.txt"
+);
 pub const FRAME_MS: u64 = 20;
 /// Silence between turns, and before the first.
 pub const GAP_MS: u64 = 300;
@@ -26,7 +29,10 @@ pub fn model_dir(model: ModelName) -> PathBuf {
         candidates.push(PathBuf::from(dir));
     } else {
         candidates.push(PathBuf::from("/var/cache/panelist/models"));
-        candidates.push(PathBuf::from(concat!(env!("CARGO_MANIFEST_DIR"), "/target/models")));
+        candidates.push(PathBuf::from(concat!(
+            env!("CARGO_MANIFEST_DIR"),
+            "/target/models"
+        )));
     }
     for dir in &candidates {
         if models::model_status(dir, model).is_ready() {
@@ -130,7 +136,9 @@ pub fn render_call(dir: &Path) -> Call {
             } else {
                 track.samples.resize(track.samples.len() + speech.len(), 0);
             }
-            track.samples.resize(track.samples.len() + (GAP_MS * SAMPLES_PER_MS) as usize, 0);
+            track
+                .samples
+                .resize(track.samples.len() + (GAP_MS * SAMPLES_PER_MS) as usize, 0);
         }
         placed.push(PlacedTurn {
             speaker: turn.speaker.clone(),
@@ -151,7 +159,14 @@ impl Call {
     /// The same conversation `times` over, back to back (for long-call benchmarks).
     pub fn looped(&self, times: usize) -> Call {
         let mut out = Call {
-            tracks: self.tracks.iter().map(|t| Track { samples: Vec::new(), ..t.clone() }).collect(),
+            tracks: self
+                .tracks
+                .iter()
+                .map(|t| Track {
+                    samples: Vec::new(),
+                    ..t.clone()
+                })
+                .collect(),
             turns: Vec::new(),
             duration_ms: 0,
         };
@@ -172,7 +187,11 @@ impl Call {
 
     /// The script's words, in the order they were spoken.
     pub fn reference_text(&self) -> String {
-        self.turns.iter().map(|t| t.text.as_str()).collect::<Vec<_>>().join(" ")
+        self.turns
+            .iter()
+            .map(|t| t.text.as_str())
+            .collect::<Vec<_>>()
+            .join(" ")
     }
 }
 
@@ -191,7 +210,12 @@ pub async fn feed_call(
         .iter()
         .map(|_| EnergyVad::new(VadSettings::default()))
         .collect();
-    let frames = call.tracks.iter().map(|t| t.samples.len().div_ceil(frame)).max().unwrap_or(0);
+    let frames = call
+        .tracks
+        .iter()
+        .map(|t| t.samples.len().div_ceil(frame))
+        .max()
+        .unwrap_or(0);
     let started = Instant::now();
     for f in 0..frames {
         let at_ms = f as u64 * FRAME_MS;
@@ -208,7 +232,9 @@ pub async fn feed_call(
             let len = Duration::from_millis(pcm.len() as u64 / SAMPLES_PER_MS);
             let event = vad.process(Duration::from_millis(at_ms), len, pcm);
             if let Some(VadEvent::SpeechStarted { at }) = event {
-                addr.send(speech(interview_id, track, at, true)).await.unwrap();
+                addr.send(speech(interview_id, track, at, true))
+                    .await
+                    .unwrap();
             }
             addr.send(ParticipantAudio {
                 interview_id: interview_id.to_string(),
@@ -220,13 +246,17 @@ pub async fn feed_call(
             .await
             .unwrap();
             if let Some(VadEvent::SpeechEnded { at }) = event {
-                addr.send(speech(interview_id, track, at, false)).await.unwrap();
+                addr.send(speech(interview_id, track, at, false))
+                    .await
+                    .unwrap();
             }
         }
     }
     for (track, vad) in call.tracks.iter().zip(&mut vads) {
         if let Some(VadEvent::SpeechEnded { at }) = vad.finish() {
-            addr.send(speech(interview_id, track, at, false)).await.unwrap();
+            addr.send(speech(interview_id, track, at, false))
+                .await
+                .unwrap();
         }
     }
 }

@@ -107,7 +107,9 @@ impl JanusApi {
     }
 
     pub async fn create_session(&self) -> Result<SessionId, ApiError> {
-        let reply = self.post(self.base.clone(), json!({"janus": "create"})).await?;
+        let reply = self
+            .post(self.base.clone(), json!({"janus": "create"}))
+            .await?;
         id_in(&reply).map(SessionId)
     }
 
@@ -251,7 +253,10 @@ fn janus_error(v: &Value) -> Result<(), ApiError> {
         return Ok(());
     }
     Err(ApiError::Janus {
-        code: v.pointer("/error/code").and_then(Value::as_i64).unwrap_or(0),
+        code: v
+            .pointer("/error/code")
+            .and_then(Value::as_i64)
+            .unwrap_or(0),
         reason: v
             .pointer("/error/reason")
             .and_then(Value::as_str)
@@ -285,7 +290,10 @@ mod tests {
             None,
             Duration::from_secs(1),
         );
-        assert_eq!(api.session_url(SessionId(5)).as_str(), "http://h:8088/janus/5");
+        assert_eq!(
+            api.session_url(SessionId(5)).as_str(),
+            "http://h:8088/janus/5"
+        );
         assert_eq!(
             api.handle_url(SessionId(5), HandleId(6)).as_str(),
             "http://h:8088/janus/5/6"
@@ -294,7 +302,10 @@ mod tests {
 
     #[test]
     fn only_transient_janus_errors_are_retryable() {
-        let e = |code| ApiError::Janus { code, reason: String::new() };
+        let e = |code| ApiError::Janus {
+            code,
+            reason: String::new(),
+        };
         assert!(e(SESSION_NOT_FOUND).is_retryable());
         assert!(!e(426).is_retryable());
         assert!(!e(403).is_retryable());

@@ -18,7 +18,8 @@ impl FeedId {
     /// A number when it reads as one: the URL cannot tell `1234` from `"1234"`, and numeric ids are the
     /// default.
     pub fn parse(s: &str) -> Self {
-        s.parse().map_or_else(|_| FeedId::Str(s.to_owned()), FeedId::Num)
+        s.parse()
+            .map_or_else(|_| FeedId::Str(s.to_owned()), FeedId::Num)
     }
 
     pub fn from_json(v: &Value) -> Option<Self> {
@@ -145,6 +146,8 @@ pub enum RoomEvent {
     /// Our publisher-less participant is in the room; these are the active publishers.
     Joined {
         id: Option<FeedId>,
+        /// Ties our subscriptions to our participant; rooms created with `require_pvtid` insist on it.
+        private_id: Option<u64>,
         publishers: Vec<Publisher>,
     },
     /// Publishers became active.
@@ -168,7 +171,10 @@ pub enum RoomEvent {
 
 /// Splits a VideoRoom plugin event into what it means.
 pub fn room_events(data: &Value) -> Vec<RoomEvent> {
-    let kind = data.get("videoroom").and_then(Value::as_str).unwrap_or_default();
+    let kind = data
+        .get("videoroom")
+        .and_then(Value::as_str)
+        .unwrap_or_default();
     if let Some(code) = data.get("error_code").and_then(Value::as_i64) {
         let reason = data
             .get("error")
@@ -181,6 +187,7 @@ pub fn room_events(data: &Value) -> Vec<RoomEvent> {
         "joined" => {
             return vec![RoomEvent::Joined {
                 id: data.get("id").and_then(FeedId::from_json),
+                private_id: data.get("private_id").and_then(Value::as_u64),
                 publishers: publishers(data.get("publishers")),
             }]
         }
@@ -299,12 +306,21 @@ mod tests {
             ]
         });
         let events = room_events(&data);
-        let [RoomEvent::Joined { id, publishers }] = events.as_slice() else {
+        let [RoomEvent::Joined {
+            id,
+            private_id,
+            publishers,
+        }] = events.as_slice()
+        else {
             panic!("{events:?}")
         };
         assert_eq!(id, &Some(FeedId::Num(99)));
+        assert_eq!(private_id, &Some(5));
         assert_eq!(publishers.len(), 2);
-        assert_eq!(publishers[0].display.as_deref(), Some("Kate Austen (Interviewer)"));
+        assert_eq!(
+            publishers[0].display.as_deref(),
+            Some("Kate Austen (Interviewer)")
+        );
         assert!(publishers[0].streams[0].audio && !publishers[0].streams[1].audio);
         assert!(publishers[1].dummy);
     }
@@ -321,10 +337,15 @@ mod tests {
         assert_eq!(e, vec![RoomEvent::Other]);
         let e = room_events(&json!({"videoroom": "destroyed", "room": 1}));
         assert_eq!(e, vec![RoomEvent::Destroyed]);
-        let e = room_events(&json!({"videoroom": "event", "error_code": 426, "error": "No such room (9)"}));
+        let e = room_events(
+            &json!({"videoroom": "event", "error_code": 426, "error": "No such room (9)"}),
+        );
         assert_eq!(
             e,
-            vec![RoomEvent::Error { code: 426, reason: "No such room (9)".into() }]
+            vec![RoomEvent::Error {
+                code: 426,
+                reason: "No such room (9)".into()
+            }]
         );
     }
 
@@ -344,7 +365,10 @@ mod tests {
         assert_eq!(streams[0].feed_display.as_deref(), Some("Kate"));
         assert_eq!(streams[1].feed, None);
         assert_eq!(streams[2].feed, Some(FeedId::Str("bob".into())));
-        assert_eq!(room_events(&json!({"videoroom": "updated"})), vec![RoomEvent::Layout(None)]);
+        assert_eq!(
+            room_events(&json!({"videoroom": "updated"})),
+            vec![RoomEvent::Layout(None)]
+        );
     }
 
     #[test]
@@ -352,7 +376,13 @@ mod tests {
         let v = json!({"janus": "event", "session_id": 1, "sender": 22, "transaction": "t1",
             "plugindata": {"plugin": "janus.plugin.videoroom", "data": {"videoroom": "attached"}},
             "jsep": {"type": "offer", "sdp": "v=0\r\n"}});
-        let CoreEvent::Plugin { sender, transaction, data, jsep } = CoreEvent::parse(&v) else {
+        let CoreEvent::Plugin {
+            sender,
+            transaction,
+            data,
+            jsep,
+        } = CoreEvent::parse(&v)
+        else {
             panic!()
         };
         assert_eq!((sender, transaction.as_deref()), (22, Some("t1")));
@@ -361,8 +391,14 @@ mod tests {
         let v = json!({"janus": "hangup", "sender": 22, "reason": "DTLS alert"});
         assert_eq!(
             CoreEvent::parse(&v),
-            CoreEvent::Hangup { sender: 22, reason: "DTLS alert".into() }
+            CoreEvent::Hangup {
+                sender: 22,
+                reason: "DTLS alert".into()
+            }
         );
-        assert_eq!(CoreEvent::parse(&json!({"janus": "keepalive"})), CoreEvent::Other("keepalive".into()));
+        assert_eq!(
+            CoreEvent::parse(&json!({"janus": "keepalive"})),
+            CoreEvent::Other("keepalive".into())
+        );
     }
 }

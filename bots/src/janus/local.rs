@@ -58,7 +58,16 @@ pub fn rerun_in_namespace(args: &[OsString]) -> Result<ExitStatus, LocalError> {
     let exe = std::env::current_exe()?;
     // setpriv: if we die, unshare gets SIGKILL; --kill-child: if unshare dies, the re-run test does too.
     let status = Command::new("setpriv")
-        .args(["--pdeathsig", "KILL", "--", "unshare", "--net", "--fork", "--kill-child=KILL", "--"])
+        .args([
+            "--pdeathsig",
+            "KILL",
+            "--",
+            "unshare",
+            "--net",
+            "--fork",
+            "--kill-child=KILL",
+            "--",
+        ])
         .arg(exe)
         .args(args)
         .env(INSIDE, "1")
@@ -85,7 +94,11 @@ fn probe_namespaces() -> Result<(), LocalError> {
 /// is not available). Returns the address to give Janus, the bot and publishers.
 pub fn setup_namespace() -> Result<IpAddr, LocalError> {
     ip(&["link", "set", "lo", "up"])?;
-    let link = if ip(&["link", "add", "pnl0", "type", "veth", "peer", "name", "pnl1"]).is_ok() {
+    let link = if ip(&[
+        "link", "add", "pnl0", "type", "veth", "peer", "name", "pnl1",
+    ])
+    .is_ok()
+    {
         ip(&["link", "set", "pnl1", "up"])?;
         "pnl0"
     } else {
@@ -180,6 +193,11 @@ impl JanusProcess {
         Ok(me)
     }
 
+    /// Janus's process id (for CPU accounting in benchmarks).
+    pub fn pid(&self) -> u32 {
+        self.child.id()
+    }
+
     /// The HTTP API root.
     pub fn api_url(&self) -> Url {
         self.api.clone()
@@ -248,7 +266,10 @@ fn library_dir() -> Result<PathBuf, LocalError> {
     let candidates: Vec<PathBuf> = match std::env::var_os(LIB_ENV) {
         Some(p) => vec![PathBuf::from(p)],
         None => vec![
-            PathBuf::from(format!("/usr/lib/{}-linux-gnu/janus", std::env::consts::ARCH)),
+            PathBuf::from(format!(
+                "/usr/lib/{}-linux-gnu/janus",
+                std::env::consts::ARCH
+            )),
             PathBuf::from("/usr/lib/janus"),
             PathBuf::from("/opt/janus/lib/janus"),
         ],

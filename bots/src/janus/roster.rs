@@ -56,9 +56,11 @@ impl Roster {
         new
     }
 
-    /// Forgets a feed that stopped publishing, so publishing again is subscribed to afresh.
+    /// Forgets a feed that stopped publishing, so publishing again is subscribed to afresh, and its m-lines
+    /// own nobody until a layout says otherwise.
     pub fn feed_gone(&mut self, feed: &FeedId) {
         self.requested.retain(|r| &r.feed != feed);
+        self.mids.retain(|_, f| f != feed);
     }
 
     /// Forgets requests that Janus refused, so a later `publishers` event may ask again.
@@ -124,11 +126,23 @@ mod tests {
     fn asks_for_each_audio_stream_once() {
         let mut r = Roster::default();
         let kate = publisher(7, "Kate", &[("0", true), ("1", false)]);
-        let new = r.publishers_appeared(&[kate.clone()]);
-        assert_eq!(new, vec![StreamRequest { feed: FeedId::Num(7), mid: "0".into() }]);
-        assert!(r.publishers_appeared(&[kate.clone()]).is_empty());
+        let new = r.publishers_appeared(std::slice::from_ref(&kate));
+        assert_eq!(
+            new,
+            vec![StreamRequest {
+                feed: FeedId::Num(7),
+                mid: "0".into()
+            }]
+        );
+        assert!(r
+            .publishers_appeared(std::slice::from_ref(&kate))
+            .is_empty());
         r.feed_gone(&FeedId::Num(7));
-        assert_eq!(r.publishers_appeared(&[kate]).len(), 1, "republishing subscribes again");
+        assert_eq!(
+            r.publishers_appeared(&[kate]).len(),
+            1,
+            "republishing subscribes again"
+        );
         let mut dummy = publisher(9, "placeholder", &[("0", true)]);
         dummy.dummy = true;
         assert!(r.publishers_appeared(&[dummy]).is_empty());

@@ -17,6 +17,7 @@ use tokio::time::Instant;
 use webrtc::peer_connection::peer_connection_state::RTCPeerConnectionState;
 use webrtc::peer_connection::RTCPeerConnection;
 use webrtc::rtp_transceiver::rtp_receiver::RTCRtpReceiver;
+use webrtc::rtp_transceiver::RTCRtpTransceiver;
 use webrtc::track::track_remote::TrackRemote;
 
 use super::api::{ApiError, HandleId, JanusApi, SessionId, SESSION_NOT_FOUND};
@@ -25,8 +26,8 @@ use super::roster::{mid_from_track_id, Roster, StreamRequest};
 use super::target::JanusTarget;
 use super::{JanusSettings, VIDEOROOM};
 use crate::call::{
-    CallEvent, DisconnectReason, JoinError, JoinStage, LeaveError, ParticipantId,
-    ParticipantStats, SessionControl,
+    CallEvent, DisconnectReason, JoinError, JoinStage, LeaveError, ParticipantId, ParticipantStats,
+    SessionControl,
 };
 use crate::recorder::CallRecorder;
 use crate::rtc;
@@ -39,8 +40,7 @@ pub enum Internal {
     Event(CoreEvent),
     /// The long poll cannot go on: the session is gone or the server unreachable.
     PollEnded(ApiError),
-    /// A remote track and the mid of its transceiver.
-    Track(Arc<TrackRemote>, Arc<RTCRtpReceiver>, Option<String>),
+    Track(RemoteTrack),
     State(RTCPeerConnectionState),
     Leave(oneshot::Sender<Result<(), LeaveError>>),
 }
@@ -63,6 +63,33 @@ impl SessionControl for JanusControl {
 
     fn stats(&self) -> Vec<ParticipantStats> {
         track::snapshot_all(&self.stats)
+    }
+}
+
+/// A remote track as webrtc-rs hands it over.
+pub struct RemoteTrack {
+    pub track: Arc<TrackRemote>,
+    pub receiver: Arc<RTCRtpReceiver>,
+    pub transceiver: Arc<RTCRtpTransceiver>,
+}
+
+/// One of our m-lines with a track on it, and whose audio its task reads.
+///
+/// Janus keeps an m-line's SSRC when it recycles the line for another publisher, so webrtc-rs sees the same
+/// track and fires no new `on_track`: the driver itself restarts the task under the new owner.
+struct Line {
+    remote: RemoteTrack,
+    /// The feed the running task reads for; `None` once the signalling ended it.
+    feed: Option<FeedId>,
+    stop: Option<oneshot::Sender<()>>,
+}
+
+impl Line {
+    fn stop(&mut self) {
+        if let Some(stop) = self.stop.take() {
+            let _ = stop.send(());
+        }
+        self.feed = None;
     }
 }
 
@@ -123,14 +150,15 @@ struct State {
     deadline: Option<(Instant, JoinStage)>,
     sub: Subscriber,
     pc: Option<Arc<RTCPeerConnection>>,
+    private_id: Option<u64>,
     /// Streams to ask for once the subscriber's first negotiation is done.
     queued: Vec<StreamRequest>,
     roster: Roster,
     tracks: JoinSet<()>,
     /// Tracks that arrived before `Joined` was sent; started right after it.
-    early_tracks: Vec<(Arc<TrackRemote>, Arc<RTCRtpReceiver>, Option<String>)>,
-    /// Per feed, what ends its track tasks when the signalling says the feed is gone.
-    stops: HashMap<FeedId, Vec<oneshot::Sender<()>>>,
+    early_tracks: Vec<RemoteTrack>,
+    /// By mid (or track label where the transceiver has none).
+    lines: HashMap<String, Line>,
     recorder: Option<CallRecorder>,
     call_start: Instant,
     next_key: u64,
@@ -167,12 +195,13 @@ impl Driver {
             phase: Phase::Joining(ready),
             deadline: None,
             sub: Subscriber::None,
+            private_id: None,
             pc: None,
             queued: Vec::new(),
             roster: Roster::default(),
             tracks: JoinSet::new(),
             early_tracks: Vec::new(),
-            stops: HashMap::new(),
+            lines: HashMap::new(),
             recorder: None,
             call_start: Instant::now(),
             next_key: 0,
@@ -254,15 +283,18 @@ impl Ctx {
                 sender, data, jsep, ..
             }) => {
                 for event in room_events(&data) {
-                    self.on_room_event(st, sender, event, jsep.as_ref())
-                        .await?;
+                    self.on_room_event(st, sender, event, jsep.as_ref()).await?;
                 }
                 Ok(())
             }
             Internal::Event(CoreEvent::Hangup { sender, reason }) => {
                 if Some(HandleId(sender)) == st.sub.handle() {
                     tracing::info!(%reason, "Janus hung up the subscription");
-                    return Err(lost(st, JoinError::IceFailed, DisconnectReason::ConnectionLost));
+                    return Err(lost(
+                        st,
+                        JoinError::IceFailed,
+                        DisconnectReason::ConnectionLost,
+                    ));
                 }
                 Ok(())
             }
@@ -279,12 +311,16 @@ impl Ctx {
             Internal::Event(CoreEvent::WebrtcUp { .. } | CoreEvent::Other(_)) => Ok(()),
             Internal::PollEnded(e) => {
                 tracing::info!(error = %e, "Janus long poll ended");
-                Err(lost(st, e.into_join_error(), DisconnectReason::ConnectionLost))
+                Err(lost(
+                    st,
+                    e.into_join_error(),
+                    DisconnectReason::ConnectionLost,
+                ))
             }
-            Internal::Track(track, receiver, mid) => {
+            Internal::Track(remote) => {
                 match st.phase {
-                    Phase::Joining(_) => st.early_tracks.push((track, receiver, mid)),
-                    Phase::Running => self.spawn_track(st, track, receiver, mid),
+                    Phase::Joining(_) => st.early_tracks.push(remote),
+                    Phase::Running => self.on_track(st, remote),
                 }
                 Ok(())
             }
@@ -314,7 +350,12 @@ impl Ctx {
         let from_notify = HandleId(sender) == self.notify;
         let from_sub = Some(HandleId(sender)) == st.sub.handle();
         match event {
-            RoomEvent::Joined { publishers, .. } if from_notify => {
+            RoomEvent::Joined {
+                publishers,
+                private_id,
+                ..
+            } if from_notify => {
+                st.private_id = private_id;
                 let asks = st.roster.publishers_appeared(&publishers);
                 if asks.is_empty() {
                     // An empty room: nothing to connect yet; the subscription starts with the first
@@ -335,8 +376,10 @@ impl Ctx {
                 st.queued.retain(|r| r.feed != feed);
                 // Ends the feed's tracks now: Janus renegotiates their m-lines away too, but the signalling
                 // is the authority on who left, and an m-line may idle for a while before it is removed.
-                for stop in st.stops.remove(&feed).unwrap_or_default() {
-                    let _ = stop.send(());
+                for line in st.lines.values_mut() {
+                    if line.feed.as_ref() == Some(&feed) {
+                        line.stop();
+                    }
                 }
             }
             RoomEvent::WeLeft if from_notify => {
@@ -356,6 +399,7 @@ impl Ctx {
             RoomEvent::Layout(streams) if from_sub => {
                 if let Some(streams) = streams {
                     st.roster.set_layout(&streams);
+                    self.relayout(st).await;
                 }
                 if let Some(offer) = jsep.filter(|j| j.kind == "offer") {
                     self.answer(st, offer.sdp.clone()).await?;
@@ -368,13 +412,20 @@ impl Ctx {
                 }
                 if from_sub {
                     if let Subscriber::Joining { asked, .. } = &st.sub {
-                        // The subscription never started (say, its only publisher left meanwhile): start
-                        // over with the next `publishers` event.
+                        // The subscription never started (say, its only publisher left meanwhile): those
+                        // streams may be asked for again when announced again, and anyone queued behind
+                        // them is asked for now on a fresh subscriber handle.
                         st.roster.forget(asked);
                         st.sub = Subscriber::None;
                         if matches!(st.phase, Phase::Joining(_)) {
                             return Err(Stop::Failed(rejected(reason)));
                         }
+                        tracing::warn!(%reason, "Janus refused the subscription");
+                        let queued = std::mem::take(&mut st.queued);
+                        if !queued.is_empty() {
+                            self.subscribe(st, queued).await?;
+                        }
+                        return Ok(());
                     }
                 }
                 tracing::warn!(%reason, "Janus refused a request");
@@ -421,11 +472,17 @@ impl Ctx {
                     "streams": streams,
                 });
                 self.add_pin(&mut body);
+                if let Some(id) = st.private_id {
+                    body["private_id"] = Value::from(id);
+                }
                 self.api
                     .message(self.session, handle, body, None)
                     .await
                     .map_err(|e| lost(st, e.into_join_error(), DisconnectReason::ConnectionLost))?;
-                st.sub = Subscriber::Joining { handle, asked: asks };
+                st.sub = Subscriber::Joining {
+                    handle,
+                    asked: asks,
+                };
                 if matches!(st.phase, Phase::Joining(_)) {
                     st.deadline = Some((
                         Instant::now() + self.settings.signalling_timeout,
@@ -477,7 +534,12 @@ impl Ctx {
             sdp: answer,
         };
         self.api
-            .message(self.session, handle, json!({"request": "start"}), Some(jsep))
+            .message(
+                self.session,
+                handle,
+                json!({"request": "start"}),
+                Some(jsep),
+            )
             .await
             .map_err(|e| lost(st, e.into_join_error(), DisconnectReason::ConnectionLost))?;
         if let Subscriber::Joining { .. } = st.sub {
@@ -501,8 +563,11 @@ impl Ctx {
         // Handlers only hold channel senders, never the connection, so no reference cycle keeps it alive.
         let tx = self.internal_tx.clone();
         pc.on_track(Box::new(move |track, receiver, transceiver| {
-            let mid = transceiver.mid().map(|m| m.to_string());
-            let _ = tx.send(Internal::Track(track, receiver, mid));
+            let _ = tx.send(Internal::Track(RemoteTrack {
+                track,
+                receiver,
+                transceiver,
+            }));
             Box::pin(async {})
         }));
         let tx = self.internal_tx.clone();
@@ -526,26 +591,61 @@ impl Ctx {
             // `join()` was abandoned: nobody will ever read this session.
             return Err(Stop::Ended(DisconnectReason::Left));
         }
-        for (track, receiver, mid) in std::mem::take(&mut st.early_tracks) {
-            self.spawn_track(st, track, receiver, mid);
+        for remote in std::mem::take(&mut st.early_tracks) {
+            self.on_track(st, remote);
         }
         Ok(())
     }
 
-    fn spawn_track(
-        &self,
-        st: &mut State,
-        track: Arc<TrackRemote>,
-        receiver: Arc<RTCRtpReceiver>,
-        mid: Option<String>,
-    ) {
-        let mid = mid.or_else(|| mid_from_track_id(&track.id()).map(str::to_owned));
-        let (feed, owner) = match mid.as_deref().and_then(|m| st.roster.owner_of(m)) {
+    /// A new track from webrtc-rs: it replaces whatever track its m-line had.
+    fn on_track(&self, st: &mut State, remote: RemoteTrack) {
+        let key = remote
+            .transceiver
+            .mid()
+            .map(|m| m.to_string())
+            .or_else(|| mid_from_track_id(&remote.track.id()).map(str::to_owned))
+            .unwrap_or_else(|| format!("ssrc{}", remote.track.ssrc()));
+        if let Some(mut old) = st.lines.remove(&key) {
+            old.stop();
+        }
+        self.start_line(st, key, remote);
+    }
+
+    /// After a layout change: a line now carrying someone else's audio gets a task for them.
+    async fn relayout(&self, st: &mut State) {
+        let keys: Vec<String> = st.lines.keys().cloned().collect();
+        for key in keys {
+            let owner = st.roster.owner_of(&key).map(|(feed, _)| feed);
+            let Some(line) = st.lines.get_mut(&key) else {
+                continue;
+            };
+            if owner == line.feed {
+                continue;
+            }
+            line.stop();
+            if owner.is_none() {
+                continue;
+            }
+            // A receiver webrtc-rs replaced (the SSRC changed) ends on its own; its successor comes
+            // through `on_track`.
+            let current = line.remote.transceiver.receiver().await;
+            if !Arc::ptr_eq(&current, &line.remote.receiver) {
+                continue;
+            }
+            if let Some(line) = st.lines.remove(&key) {
+                self.start_line(st, key, line.remote);
+            }
+        }
+    }
+
+    /// Starts a task reading `remote` for whoever the roster says owns `key`'s m-line.
+    fn start_line(&self, st: &mut State, key: String, remote: RemoteTrack) {
+        let (feed, owner) = match st.roster.owner_of(&key) {
             Some(found) => found,
             None => {
                 // Janus only sends media on m-lines its layout named; keep the audio under a stable
                 // placeholder rather than drop it.
-                let label = format!("janus-mid-{}", mid.as_deref().unwrap_or("unknown"));
+                let label = format!("janus-mid-{key}");
                 tracing::warn!(%label, "a track no publisher owns");
                 (
                     FeedId::Str(label.clone()),
@@ -562,7 +662,6 @@ impl Ctx {
             list.push(Arc::clone(&stats));
         }
         let (stop_tx, stop_rx) = oneshot::channel();
-        st.stops.entry(feed).or_default().push(stop_tx);
         let ctx = TrackContext {
             key: st.next_key,
             call_start: st.call_start,
@@ -572,12 +671,26 @@ impl Ctx {
             pipeline: self.settings.pipeline,
             stop: Some(stop_rx),
         };
-        st.tracks.spawn(run_track(track, receiver, owner, ctx));
+        st.tracks.spawn(run_track(
+            Arc::clone(&remote.track),
+            Arc::clone(&remote.receiver),
+            owner,
+            ctx,
+        ));
+        st.lines.insert(
+            key,
+            Line {
+                remote,
+                feed: Some(feed),
+                stop: Some(stop_tx),
+            },
+        );
     }
 
     /// A join that did not complete: frees the server session and reports why.
     async fn fail(&mut self, st: &mut State, e: JoinError) {
-        self.close(st).await;
+        // A failed destroy was logged; the session times out on the server in any case.
+        let _ = self.close(st).await;
         if let Phase::Joining(ready) = std::mem::replace(&mut st.phase, Phase::Running) {
             let _ = ready.send(Err(e));
         }
@@ -587,7 +700,7 @@ impl Ctx {
     /// The session is destroyed whatever the reason: after a lost connection Janus may still hold our seat.
     async fn end(&mut self, st: &mut State, reason: DisconnectReason) -> Result<(), LeaveError> {
         let res = self.close(st).await;
-        st.stops.clear();
+        st.lines.clear();
         track::drain(&mut st.tracks).await;
         track::finish_recording(st.recorder.take()).await;
         let _ = self.events.send(CallEvent::Disconnected { reason }).await;

@@ -70,7 +70,9 @@ mod tests {
 
     #[test]
     fn parses_room_pin_and_base_path() {
-        let url = Url::parse("janus+http://10.0.0.5:8088/janus?room=1234&pin=42&display=Note%20Bot").unwrap();
+        let url =
+            Url::parse("janus+http://10.0.0.5:8088/janus?room=1234&pin=42&display=Note%20Bot")
+                .unwrap();
         let t = JanusTarget::parse(&url).unwrap();
         assert_eq!(t.api.as_str(), "http://10.0.0.5:8088/janus");
         assert_eq!(t.room, FeedId::Num(1234));

@@ -26,9 +26,9 @@ use webrtc::rtp_transceiver::RTCRtpTransceiverInit;
 use webrtc::track::track_remote::TrackRemote;
 
 use crate::audio::PipelineSettings;
+use crate::call::ParticipantId;
 use crate::call::{CallConnector, CallSession, JoinError, JoinSpec, JoinStage};
 use crate::platform::Platform;
-use crate::call::ParticipantId;
 use crate::recorder::RecorderSettings;
 use crate::rtc::{self, NetworkSettings};
 use crate::track::{start_recording, TrackOwner};

@@ -187,16 +187,21 @@ pub fn in_netns(name: &str, body: impl FnOnce()) {
         .map(Into::into)
         .collect();
     match rerun_in_namespace(&args) {
-        Ok(status) => assert!(status.success(), "{name} failed inside its network namespace: {status}"),
+        Ok(status) => assert!(
+            status.success(),
+            "{name} failed inside its network namespace: {status}"
+        ),
         Err(LocalError::NoNamespaces(why)) => {
-            eprintln!();
-            eprintln!("######################################################################");
-            eprintln!("SKIPPED {name}: it needs a private network namespace (Janus never");
-            eprintln!("offers loopback candidates), and none can be created here:");
-            eprintln!("  {why}");
-            eprintln!("Run as root, or in a container with CAP_SYS_ADMIN, to run it.");
-            eprintln!("######################################################################");
-            eprintln!();
+            // Straight to the stderr handle: libtest captures `eprintln!` of passing tests, and a skip must
+            // be seen.
+            use std::io::Write;
+            let bar = "#".repeat(78);
+            let _ = writeln!(
+                std::io::stderr(),
+                "\n{bar}\nSKIPPED {name}\n  It needs a private network namespace (Janus never offers loopback\n  \
+                 candidates), and none can be created here: {why}\n  Run it as root, or in a container with \
+                 CAP_SYS_ADMIN.\n{bar}\n"
+            );
         }
         Err(e) => panic!("{name}: {e}"),
     }
