@@ -1122,4 +1122,19 @@ impl Store for EventLogDown {
     async fn lease_owner(&self, name: &str) -> StoreResult<Option<String>> {
         self.inner.lease_owner(name).await
     }
+    async fn enqueue_note(&self, note: &panelist::poster::OutboxNote) -> StoreResult<bool> {
+        self.inner.enqueue_note(note).await
+    }
+    async fn put_outbox_note(&self, note: &panelist::poster::OutboxNote) -> StoreResult<()> {
+        self.inner.put_outbox_note(note).await
+    }
+    async fn get_outbox_note(&self, interview_id: Id) -> StoreResult<Option<panelist::poster::OutboxNote>> {
+        self.inner.get_outbox_note(interview_id).await
+    }
+    async fn pending_outbox_notes(&self, limit: usize) -> StoreResult<Vec<panelist::poster::OutboxNote>> {
+        self.inner.pending_outbox_notes(limit).await
+    }
+    async fn recent_outbox_notes(&self, limit: usize) -> StoreResult<Vec<panelist::poster::OutboxNote>> {
+        self.inner.recent_outbox_notes(limit).await
+    }
 }
