@@ -35,7 +35,11 @@ fn threads() -> usize {
     std::env::var("PANELIST_BENCH_NOTES_THREADS")
         .ok()
         .and_then(|t| t.parse().ok())
-        .unwrap_or_else(|| std::thread::available_parallelism().map(|n| n.get()).unwrap_or(2))
+        .unwrap_or_else(|| {
+            std::thread::available_parallelism()
+                .map(|n| n.get())
+                .unwrap_or(2)
+        })
 }
 
 fn engine() -> LocalEngine {
@@ -108,7 +112,10 @@ async fn raw_speed(engine: &LocalEngine) {
         let c = engine
             .complete(&ChatRequest {
                 messages: vec![
-                    ChatMessage { role: "system".into(), content: format!("{salt}. You are a note taker.") },
+                    ChatMessage {
+                        role: "system".into(),
+                        content: format!("{salt}. You are a note taker."),
+                    },
                     user.clone(),
                 ],
                 max_tokens: 1,
@@ -140,18 +147,31 @@ async fn raw_speed(engine: &LocalEngine) {
     println!("| measurement | tokens | ms | tokens/s |");
     println!("|---|---:|---:|---:|");
     for (n, ms) in pp {
-        println!("| prompt processing | {n} | {ms} | {:.1} |", n as f64 * 1000.0 / ms.max(1) as f64);
+        println!(
+            "| prompt processing | {n} | {ms} | {:.1} |",
+            n as f64 * 1000.0 / ms.max(1) as f64
+        );
     }
     for (json, n, ms) in gen {
-        let what = if json { "generation (JSON grammar)" } else { "generation (free text)" };
-        println!("| {what} | {n} | {ms} | {:.1} |", n as f64 * 1000.0 / ms.max(1) as f64);
+        let what = if json {
+            "generation (JSON grammar)"
+        } else {
+            "generation (free text)"
+        };
+        println!(
+            "| {what} | {n} | {ms} | {:.1} |",
+            n as f64 * 1000.0 / ms.max(1) as f64
+        );
     }
 }
 
 async fn hang_up_latency(engine: Arc<LocalEngine>, minutes: u64) {
     let turns = interview(minutes);
     let hang_up = turns.last().map(|t| t.end).unwrap_or_default();
-    let words: usize = turns.iter().map(|t| t.text.split_whitespace().count()).sum();
+    let words: usize = turns
+        .iter()
+        .map(|t| t.text.split_whitespace().count())
+        .sum();
     let ctx = PromptContext {
         candidate: "Daniel Okafor".into(),
         interviewers: vec!["Sarah Lindqvist".into()],
@@ -189,7 +209,11 @@ async fn hang_up_latency(engine: Arc<LocalEngine>, minutes: u64) {
     let ready = busy_until.max(hang_up) + finish;
     let latency = ready - hang_up;
     let (prompt, cached, generated) = outcome.chunks.iter().fold((0, 0, 0), |(p, c, g), r| {
-        (p + r.usage.prompt_tokens, c + r.usage.cached_tokens, g + r.usage.completion_tokens)
+        (
+            p + r.usage.prompt_tokens,
+            c + r.usage.cached_tokens,
+            g + r.usage.completion_tokens,
+        )
     });
     let last = outcome.chunks.last().cloned().unwrap_or_default();
     println!(

@@ -134,12 +134,17 @@ async fn main() {
     // the windows the sync used in full (all but the last, where the work simply ran out).
     let mut per_window = std::collections::BTreeMap::<i64, u64>::new();
     for r in fake.requests_to("/v3/") {
-        *per_window.entry(r.at.timestamp() / a.window_secs as i64).or_default() += 1;
+        *per_window
+            .entry(r.at.timestamp() / a.window_secs as i64)
+            .or_default() += 1;
     }
     let counts: Vec<u64> = per_window.values().copied().collect();
     let full = &counts[..counts.len().saturating_sub(1)];
     let fraction = full.iter().sum::<u64>() as f64 / (full.len().max(1) as f64 * a.limit as f64);
-    println!("full sync, {} candidates, per_page {}", a.candidates, a.per_page);
+    println!(
+        "full sync, {} candidates, per_page {}",
+        a.candidates, a.per_page
+    );
     println!(
         "  baseline, no limit : {:>5} requests in {:>6.2} s = {:>7.1} req/s, 429s {}",
         baseline.requests, baseline.seconds, baseline_rate, baseline.rate_limited
@@ -149,7 +154,10 @@ async fn main() {
         a.limit, a.window_secs, limited.requests, limited.seconds, achieved, limited.rate_limited
     );
     println!("  requests per {}s window: {counts:?}", a.window_secs);
-    println!("  ceiling {ceiling:.1} req/s; full windows used at {:.1}% of the limit", 100.0 * fraction);
+    println!(
+        "  ceiling {ceiling:.1} req/s; full windows used at {:.1}% of the limit",
+        100.0 * fraction
+    );
     println!(
         "bench=sync_rate requests={} seconds={:.2} achieved_rps={achieved:.2} ceiling_rps={ceiling:.2} fraction={fraction:.3} rate_limited={} baseline_rps={baseline_rate:.1}",
         limited.requests, limited.seconds, limited.rate_limited

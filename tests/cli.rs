@@ -19,7 +19,11 @@ fn panelist() -> Command {
 }
 
 fn free_port() -> u16 {
-    std::net::TcpListener::bind("127.0.0.1:0").unwrap().local_addr().unwrap().port()
+    std::net::TcpListener::bind("127.0.0.1:0")
+        .unwrap()
+        .local_addr()
+        .unwrap()
+        .port()
 }
 
 #[test]
@@ -50,18 +54,25 @@ fn serve_with_nothing_configured_answers_health_and_stops_gracefully_on_sigterm(
     assert!(dir.path().join("data/panelist.redb").exists());
     assert!(dir.path().join("data/admin-token").exists());
 
-    let status = Command::new("kill").args(["-TERM", &child.id().to_string()]).status().unwrap();
+    let status = Command::new("kill")
+        .args(["-TERM", &child.id().to_string()])
+        .status()
+        .unwrap();
     assert!(status.success());
     let deadline = Instant::now() + Duration::from_secs(35);
     let exit = loop {
         if let Some(s) = child.try_wait().unwrap() {
             break s;
         }
-        assert!(Instant::now() < deadline, "serve did not exit after SIGTERM");
+        assert!(
+            Instant::now() < deadline,
+            "serve did not exit after SIGTERM"
+        );
         std::thread::sleep(Duration::from_millis(50));
     };
     let out = child.wait_with_output().unwrap();
-    let logs = String::from_utf8_lossy(&out.stdout).to_string() + &String::from_utf8_lossy(&out.stderr);
+    let logs =
+        String::from_utf8_lossy(&out.stdout).to_string() + &String::from_utf8_lossy(&out.stderr);
     assert!(exit.success(), "exit {exit:?}\n{logs}");
     assert!(logs.contains("shutting down"), "{logs}");
     // The generated admin token is never logged.
@@ -80,7 +91,12 @@ fn every_bad_setting_is_reported_before_exit() {
         .unwrap();
     assert_eq!(out.status.code(), Some(2));
     let err = String::from_utf8_lossy(&out.stderr);
-    for key in ["PANELIST__SERVER__PROT", "PANELIST__SYNC__INTERVAL_SECS", "api_version", "public_url"] {
+    for key in [
+        "PANELIST__SERVER__PROT",
+        "PANELIST__SYNC__INTERVAL_SECS",
+        "api_version",
+        "public_url",
+    ] {
         assert!(err.contains(key), "{key} missing from:\n{err}");
     }
 }
@@ -88,8 +104,17 @@ fn every_bad_setting_is_reported_before_exit() {
 #[test]
 fn sync_command_pulls_greenhouse_and_prints_a_summary() {
     let fake = FakeGreenhouse::start(FakeConfig::default()).unwrap();
-    fake.upsert_user(&User { id: 3, primary_email_address: Some("ops@acme.example".into()), ..Default::default() });
-    let generated = fake.seed_generated(GenSpec { candidates: 120, applications: 120, interviews: 30, ..Default::default() });
+    fake.upsert_user(&User {
+        id: 3,
+        primary_email_address: Some("ops@acme.example".into()),
+        ..Default::default()
+    });
+    let generated = fake.seed_generated(GenSpec {
+        candidates: 120,
+        applications: 120,
+        interviews: 30,
+        ..Default::default()
+    });
     let dir = tempfile::tempdir().unwrap();
     let out = panelist()
         .arg("sync")
@@ -98,14 +123,27 @@ fn sync_command_pulls_greenhouse_and_prints_a_summary() {
         .env("PANELIST__GREENHOUSE__TOKEN_URL", fake.token_url())
         .env("PANELIST__GREENHOUSE__CLIENT_ID", "test-client")
         .env("PANELIST__GREENHOUSE__CLIENT_SECRET", "test-secret")
-        .env("PANELIST__GREENHOUSE__INTEGRATION_USER_EMAIL", "ops@acme.example")
+        .env(
+            "PANELIST__GREENHOUSE__INTEGRATION_USER_EMAIL",
+            "ops@acme.example",
+        )
         .output()
         .unwrap();
     let stdout = String::from_utf8_lossy(&out.stdout);
-    assert!(out.status.success(), "{stdout}\n{}", String::from_utf8_lossy(&out.stderr));
+    assert!(
+        out.status.success(),
+        "{stdout}\n{}",
+        String::from_utf8_lossy(&out.stderr)
+    );
     assert!(stdout.contains("Succeeded"), "{stdout}");
-    let line = stdout.lines().find(|l| l.trim_start().starts_with("candidates")).unwrap();
-    assert!(line.ends_with(&generated.candidates.len().to_string()), "{line}");
+    let line = stdout
+        .lines()
+        .find(|l| l.trim_start().starts_with("candidates"))
+        .unwrap();
+    assert!(
+        line.ends_with(&generated.candidates.len().to_string()),
+        "{line}"
+    );
     assert!(!stdout.contains("test-secret"));
 
     // Greenhouse down: a clear failure and a non-zero exit.
@@ -113,8 +151,14 @@ fn sync_command_pulls_greenhouse_and_prints_a_summary() {
     let out = panelist()
         .arg("sync")
         .env("PANELIST__DATA_DIR", dir.path())
-        .env("PANELIST__GREENHOUSE__HARVEST_BASE_URL", "http://127.0.0.1:9")
-        .env("PANELIST__GREENHOUSE__TOKEN_URL", "http://127.0.0.1:9/token")
+        .env(
+            "PANELIST__GREENHOUSE__HARVEST_BASE_URL",
+            "http://127.0.0.1:9",
+        )
+        .env(
+            "PANELIST__GREENHOUSE__TOKEN_URL",
+            "http://127.0.0.1:9/token",
+        )
         .env("PANELIST__GREENHOUSE__CLIENT_ID", "test-client")
         .env("PANELIST__GREENHOUSE__CLIENT_SECRET", "test-secret")
         .env("PANELIST__GREENHOUSE__MAX_RETRIES", "1")

@@ -152,7 +152,14 @@ async fn pages_are_collected_completely_without_duplicates(v: ApiVersion) {
     let ids: Vec<Id> = pages.iter().flatten().map(|c| c.id).collect();
     let unique: HashSet<Id> = ids.iter().copied().collect();
     assert_eq!(ids.len(), unique.len(), "no candidate twice");
-    assert_eq!(unique, generated.candidates.iter().copied().collect::<HashSet<Id>>());
+    assert_eq!(
+        unique,
+        generated
+            .candidates
+            .iter()
+            .copied()
+            .collect::<HashSet<Id>>()
+    );
 
     let reqs = fake.requests_to(&path(v, Resource::Candidates));
     assert_eq!(reqs.len(), 5);
@@ -705,7 +712,14 @@ async fn a_generated_account_at_volume_lists_completely(v: ApiVersion) {
         .await
         .unwrap();
     let ids: HashSet<Id> = interviews.iter().map(|i| i.id).collect();
-    assert_eq!(ids, generated.interviews.iter().copied().collect::<HashSet<Id>>());
+    assert_eq!(
+        ids,
+        generated
+            .interviews
+            .iter()
+            .copied()
+            .collect::<HashSet<Id>>()
+    );
     // Spread around now, with interviewer e-mails and a meeting link most of the time.
     let now = Utc::now();
     assert!(interviews.iter().any(|i| i.starts_at().unwrap() > now));

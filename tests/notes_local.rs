@@ -32,7 +32,8 @@ fn engine() -> LocalEngine {
 
 #[tokio::test(flavor = "multi_thread", worker_threads = 2)]
 async fn the_local_model_writes_grounded_guarded_notes_for_the_synthetic_interview() {
-    let turns = notes::load_transcript(&std::fs::read_to_string(TRANSCRIPT).unwrap(), None).unwrap();
+    let turns =
+        notes::load_transcript(&std::fs::read_to_string(TRANSCRIPT).unwrap(), None).unwrap();
     let meta = NoteMeta {
         interview_id: "12345".into(),
         interview_name: "Technical Screen".into(),
@@ -44,15 +45,23 @@ async fn the_local_model_writes_grounded_guarded_notes_for_the_synthetic_intervi
         ..NoteMeta::default()
     };
     let started = Instant::now();
-    let (text, outcome) =
-        notes::summarize_turns(Arc::new(engine()), PipelineOptions::default(), &meta, turns.clone())
-            .await
-            .unwrap();
+    let (text, outcome) = notes::summarize_turns(
+        Arc::new(engine()),
+        PipelineOptions::default(),
+        &meta,
+        turns.clone(),
+    )
+    .await
+    .unwrap();
     let took = started.elapsed();
     // Kept for a reader: what the model made of it.
     let out = concat!(env!("CARGO_TARGET_TMPDIR"), "/notes_local.txt");
     std::fs::write(out, &text).unwrap();
-    eprintln!("--- notes ({:.0}s, {} chunks, written to {out}) ---\n{text}", took.as_secs_f64(), outcome.chunks.len());
+    eprintln!(
+        "--- notes ({:.0}s, {} chunks, written to {out}) ---\n{text}",
+        took.as_secs_f64(),
+        outcome.chunks.len()
+    );
     for c in &outcome.chunks {
         eprintln!(
             "chunk {}: {} turns, prompt {} ({} cached) in {} ms, {} tokens generated in {} ms, {} attempt(s){}",
@@ -67,15 +76,28 @@ async fn the_local_model_writes_grounded_guarded_notes_for_the_synthetic_intervi
             c.error.as_deref().map(|e| format!(", error: {e}")).unwrap_or_default()
         );
     }
-    eprintln!("grounding: {:?}\nguard: {:?}", outcome.grounding, outcome.guard);
+    eprintln!(
+        "grounding: {:?}\nguard: {:?}",
+        outcome.grounding, outcome.guard
+    );
 
     // The note's shape.
     assert!(text.starts_with("[Panelist notes · interview 12345]\n"));
-    for header in ["SUMMARY", "INTERVIEW KIT QUESTIONS", "STRENGTHS", "CONCERNS", "KEY FACTS", "NEXT STEPS"] {
+    for header in [
+        "SUMMARY",
+        "INTERVIEW KIT QUESTIONS",
+        "STRENGTHS",
+        "CONCERNS",
+        "KEY FACTS",
+        "NEXT STEPS",
+    ] {
         assert!(text.contains(&format!("\n{header}\n")), "{header} missing");
     }
     for markup in ["**", "<b>", "</", "```", "##"] {
-        assert!(!text.contains(markup), "markup {markup:?} in plain-text notes");
+        assert!(
+            !text.contains(markup),
+            "markup {markup:?} in plain-text notes"
+        );
     }
     assert_eq!(outcome.failed_chunks, 0);
 
@@ -92,10 +114,17 @@ async fn the_local_model_writes_grounded_guarded_notes_for_the_synthetic_intervi
         .iter()
         .enumerate()
         .filter(|(_, l)| l.chars().next().is_some_and(|c| c.is_ascii_digit()))
-        .map(|(i, _)| lines.get(i + 1).is_some_and(|next| next.trim() != "- Not covered."))
+        .map(|(i, _)| {
+            lines
+                .get(i + 1)
+                .is_some_and(|next| next.trim() != "- Not covered.")
+        })
         .collect();
     assert_eq!(answered.len(), 5, "{kit}");
-    assert!(answered[..4].iter().all(|a| *a), "kit questions 1-4 should be answered:\n{kit}");
+    assert!(
+        answered[..4].iter().all(|a| *a),
+        "kit questions 1-4 should be answered:\n{kit}"
+    );
 
     // At least 80% of the known facts.
     let lower = text.to_lowercase();
@@ -109,7 +138,11 @@ async fn the_local_model_writes_grounded_guarded_notes_for_the_synthetic_intervi
         .map(|(name, _)| *name)
         .filter(|n| !found.contains(n))
         .collect();
-    eprintln!("facts: {}/{} found; missing: {missing:?}", found.len(), FACTS.len());
+    eprintln!(
+        "facts: {}/{} found; missing: {missing:?}",
+        found.len(),
+        FACTS.len()
+    );
     assert!(
         found.len() * 10 >= FACTS.len() * 8,
         "only {}/{} facts; missing {missing:?}",
@@ -136,12 +169,18 @@ async fn the_local_model_writes_grounded_guarded_notes_for_the_synthetic_intervi
         }
         let claim = claim.split_once(": ").map(|(_, v)| v).unwrap_or(claim);
         let unsupported = unsupported_anywhere(claim, &turns, &participants);
-        assert!(unsupported.is_empty(), "unsupported {unsupported:?} in {line:?}");
+        assert!(
+            unsupported.is_empty(),
+            "unsupported {unsupported:?} in {line:?}"
+        );
     }
 
     // No protected remark.
     for word in PROTECTED {
-        assert!(!lower.contains(word), "protected {word:?} in the note:\n{text}");
+        assert!(
+            !lower.contains(word),
+            "protected {word:?} in the note:\n{text}"
+        );
     }
     assert!(outcome.guard.redacted_sentences >= 5, "{:?}", outcome.guard);
 }

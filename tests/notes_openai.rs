@@ -91,10 +91,14 @@ fn good_reply() -> String {
 #[tokio::test]
 async fn success_posts_the_schema_request_and_renders_grounded_guarded_notes() {
     let fake = FakeChat::start(vec![Reply::Content(good_reply())]).await;
-    let (text, outcome) =
-        notes::summarize_turns(engine(&fake, 16_384), options(20_000), &meta(), fixture_turns())
-            .await
-            .unwrap();
+    let (text, outcome) = notes::summarize_turns(
+        engine(&fake, 16_384),
+        options(20_000),
+        &meta(),
+        fixture_turns(),
+    )
+    .await
+    .unwrap();
 
     let requests = fake.requests();
     assert_eq!(requests.len(), 1, "one chunk: {requests:#?}");
@@ -103,23 +107,40 @@ async fn success_posts_the_schema_request_and_renders_grounded_guarded_notes() {
     assert_eq!(r["response_format"], json!({"type": "json_object"}));
     assert_eq!(r["max_tokens"], 400);
     assert_eq!(r["messages"][0]["role"], "system");
-    assert!(r["messages"][0]["content"].as_str().unwrap().contains("1. Tell me about a system you designed end to end."));
-    assert!(fake.heads()[0].to_lowercase().contains("authorization: bearer sk-test-key"));
+    assert!(r["messages"][0]["content"]
+        .as_str()
+        .unwrap()
+        .contains("1. Tell me about a system you designed end to end."));
+    assert!(fake.heads()[0]
+        .to_lowercase()
+        .contains("authorization: bearer sk-test-key"));
     // Protected remarks never reach the model.
     let sent = r["messages"][1]["content"].as_str().unwrap().to_lowercase();
     for word in ["church", "nigeria", "adhd", "pregnant", "forty-one"] {
         assert!(!sent.contains(word), "{word} was sent to the model");
     }
 
-    assert!(text.starts_with("[Panelist notes · interview 4242]\n"), "{text}");
+    assert!(
+        text.starts_with("[Panelist notes · interview 4242]\n"),
+        "{text}"
+    );
     assert!(text.contains("Full transcript: https://panelist.example.com/interviews/4242"));
-    assert!(text.contains("- Compensation: Base of around $185,000, flexible on equity [08:32]"), "{text}");
-    assert!(text.contains("5. How do you approach mentoring junior engineers?\n   - Not covered."), "{text}");
+    assert!(
+        text.contains("- Compensation: Base of around $185,000, flexible on equity [08:32]"),
+        "{text}"
+    );
+    assert!(
+        text.contains("5. How do you approach mentoring junior engineers?\n   - Not covered."),
+        "{text}"
+    );
     // "Google" is not in the transcript; the church remark is protected.
     assert!(!text.contains("Google"), "{text}");
     let lower = text.to_lowercase();
     for word in PROTECTED {
-        assert!(!lower.contains(word), "protected {word:?} in the note:\n{text}");
+        assert!(
+            !lower.contains(word),
+            "protected {word:?} in the note:\n{text}"
+        );
     }
     assert_eq!(outcome.grounding.unsupported, 1, "{:?}", outcome.grounding);
     assert!(outcome.guard.dropped_claims >= 1);
@@ -135,11 +156,18 @@ async fn rate_limits_wait_for_retry_after() {
     ])
     .await;
     let started = Instant::now();
-    let (text, _) =
-        notes::summarize_turns(engine(&fake, 16_384), options(20_000), &meta(), fixture_turns())
-            .await
-            .unwrap();
-    assert!(started.elapsed() >= Duration::from_secs(1), "Retry-After was not honoured");
+    let (text, _) = notes::summarize_turns(
+        engine(&fake, 16_384),
+        options(20_000),
+        &meta(),
+        fixture_turns(),
+    )
+    .await
+    .unwrap();
+    assert!(
+        started.elapsed() >= Duration::from_secs(1),
+        "Retry-After was not honoured"
+    );
     assert_eq!(fake.requests().len(), 2);
     assert!(text.contains("Brightline"));
 }
@@ -152,17 +180,27 @@ async fn server_errors_are_retried_with_backoff_then_given_up() {
         Reply::Content(good_reply()),
     ])
     .await;
-    notes::summarize_turns(engine(&fake, 16_384), options(20_000), &meta(), fixture_turns())
-        .await
-        .unwrap();
+    notes::summarize_turns(
+        engine(&fake, 16_384),
+        options(20_000),
+        &meta(),
+        fixture_turns(),
+    )
+    .await
+    .unwrap();
     assert_eq!(fake.requests().len(), 3);
 
     // Always 503: max_retries (3) retries, then the error, retried once more at the end.
     let fake = FakeChat::start(vec![]).await;
     fake.set_fallback(|_| Reply::status(503, &[]));
-    let err = notes::summarize_turns(engine(&fake, 16_384), options(20_000), &meta(), fixture_turns())
-        .await
-        .unwrap_err();
+    let err = notes::summarize_turns(
+        engine(&fake, 16_384),
+        options(20_000),
+        &meta(),
+        fixture_turns(),
+    )
+    .await
+    .unwrap_err();
     assert!(matches!(err, NotesError::Http { status: 503, .. }), "{err}");
     assert!(err.is_retryable());
     assert_eq!(fake.requests().len(), 8);
@@ -170,11 +208,20 @@ async fn server_errors_are_retried_with_backoff_then_given_up() {
     // A 4xx is not retried.
     let fake = FakeChat::start(vec![]).await;
     fake.set_fallback(|_| Reply::status(401, &[]));
-    let err = notes::summarize_turns(engine(&fake, 16_384), options(20_000), &meta(), fixture_turns())
-        .await
-        .unwrap_err();
+    let err = notes::summarize_turns(
+        engine(&fake, 16_384),
+        options(20_000),
+        &meta(),
+        fixture_turns(),
+    )
+    .await
+    .unwrap_err();
     assert!(matches!(err, NotesError::Http { status: 401, .. }), "{err}");
-    assert_eq!(fake.requests().len(), 2, "once during the call, once at the end");
+    assert_eq!(
+        fake.requests().len(),
+        2,
+        "once during the call, once at the end"
+    );
 }
 
 #[tokio::test]
@@ -185,24 +232,47 @@ async fn a_malformed_reply_is_retried_and_then_fails_clearly() {
         Reply::Content(good_reply()),
     ])
     .await;
-    notes::summarize_turns(engine(&fake, 16_384), options(20_000), &meta(), fixture_turns())
-        .await
-        .unwrap();
+    notes::summarize_turns(
+        engine(&fake, 16_384),
+        options(20_000),
+        &meta(),
+        fixture_turns(),
+    )
+    .await
+    .unwrap();
     let requests = fake.requests();
     assert_eq!(requests.len(), 2);
     let retry = requests[1]["messages"].as_array().unwrap();
-    assert_eq!(retry.len(), 4, "system, user, the bad reply, the correction");
-    assert!(retry[3]["content"].as_str().unwrap().contains("could not be used"));
+    assert_eq!(
+        retry.len(),
+        4,
+        "system, user, the bad reply, the correction"
+    );
+    assert!(retry[3]["content"]
+        .as_str()
+        .unwrap()
+        .contains("could not be used"));
 
     // Never valid: max_attempts per try, then a clear error.
     let fake = FakeChat::start(vec![]).await;
     fake.set_fallback(|_| Reply::Content("{\"oops\": true".into()));
-    let err = notes::summarize_turns(engine(&fake, 16_384), options(20_000), &meta(), fixture_turns())
-        .await
-        .unwrap_err();
+    let err = notes::summarize_turns(
+        engine(&fake, 16_384),
+        options(20_000),
+        &meta(),
+        fixture_turns(),
+    )
+    .await
+    .unwrap_err();
     let msg = err.to_string();
-    assert!(matches!(err, NotesError::MalformedReply { attempts: 3, .. }), "{msg}");
-    assert!(msg.contains("not the notes JSON after 3 attempt(s)"), "{msg}");
+    assert!(
+        matches!(err, NotesError::MalformedReply { attempts: 3, .. }),
+        "{msg}"
+    );
+    assert!(
+        msg.contains("not the notes JSON after 3 attempt(s)"),
+        "{msg}"
+    );
     assert!(!err.is_retryable());
     // 3 attempts during the call, 3 more when the failed chunk is retried at the end.
     assert_eq!(fake.requests().len(), 6);
@@ -214,9 +284,14 @@ async fn a_malformed_reply_is_retried_and_then_fails_clearly() {
         headers: vec![],
         body: "<html>proxy error</html>".into(),
     });
-    let err = notes::summarize_turns(engine(&fake, 16_384), options(20_000), &meta(), fixture_turns())
-        .await
-        .unwrap_err();
+    let err = notes::summarize_turns(
+        engine(&fake, 16_384),
+        options(20_000),
+        &meta(),
+        fixture_turns(),
+    )
+    .await
+    .unwrap_err();
     assert!(matches!(err, NotesError::MalformedResponse(_)), "{err}");
 }
 
@@ -226,13 +301,19 @@ fn letter(i: usize) -> char {
 
 /// Answers each chunk with its first candidate line as a strength and "Part x" as the summary.
 fn echo_first_candidate_line(request: &Value) -> Reply {
-    let user = request["messages"][1]["content"].as_str().unwrap_or_default();
+    let user = request["messages"][1]["content"]
+        .as_str()
+        .unwrap_or_default();
     let part = user.split("Transcript part:\n").nth(1).unwrap_or_default();
     let line = part
         .lines()
         .find(|l| l.contains("(candidate):"))
         .unwrap_or_default();
-    let at = line.trim_start_matches('[').split(']').next().unwrap_or("00:00");
+    let at = line
+        .trim_start_matches('[')
+        .split(']')
+        .next()
+        .unwrap_or("00:00");
     let text: String = line
         .split("(candidate):")
         .nth(1)
@@ -257,10 +338,14 @@ async fn a_transcript_longer_than_the_context_is_summarised_in_chunks() {
     let fake = FakeChat::start(vec![]).await;
     fake.set_fallback(echo_first_candidate_line);
     let context = 2_048;
-    let (text, outcome) =
-        notes::summarize_turns(engine(&fake, context), options(50_000), &meta(), fixture_turns())
-            .await
-            .unwrap();
+    let (text, outcome) = notes::summarize_turns(
+        engine(&fake, context),
+        options(50_000),
+        &meta(),
+        fixture_turns(),
+    )
+    .await
+    .unwrap();
     let requests = fake.requests();
     assert!(requests.len() >= 4, "{} requests", requests.len());
     assert_eq!(outcome.chunks.len(), requests.len());
@@ -275,8 +360,14 @@ async fn a_transcript_longer_than_the_context_is_summarised_in_chunks() {
     }
     // Each chunk saw the summary of the ones before it; the note has the last one.
     let second = requests[1]["messages"][1]["content"].as_str().unwrap();
-    assert!(second.contains("Summary of the interview before this part: Part a."), "{second}");
-    assert!(text.contains(&format!("SUMMARY\nPart {}.", letter(requests.len() - 1))), "{text}");
+    assert!(
+        second.contains("Summary of the interview before this part: Part a."),
+        "{second}"
+    );
+    assert!(
+        text.contains(&format!("SUMMARY\nPart {}.", letter(requests.len() - 1))),
+        "{text}"
+    );
     // Strengths came from several chunks, each at its own time.
     let strengths = text
         .split("STRENGTHS\n")
@@ -304,14 +395,20 @@ async fn json_mode_is_dropped_when_the_server_refuses_it() {
         Reply::Raw {
             status: 400,
             headers: vec![],
-            body: json!({"error": {"message": "response_format is not supported by this model"}}).to_string(),
+            body: json!({"error": {"message": "response_format is not supported by this model"}})
+                .to_string(),
         },
         Reply::Content(good_reply()),
     ])
     .await;
-    notes::summarize_turns(engine(&fake, 16_384), options(20_000), &meta(), fixture_turns())
-        .await
-        .unwrap();
+    notes::summarize_turns(
+        engine(&fake, 16_384),
+        options(20_000),
+        &meta(),
+        fixture_turns(),
+    )
+    .await
+    .unwrap();
     let requests = fake.requests();
     assert_eq!(requests.len(), 2);
     assert!(requests[0].get("response_format").is_some());
@@ -344,7 +441,12 @@ async fn the_summarizer_follows_the_call_and_hands_the_note_to_the_poster() {
     let chat = FakeChat::start(vec![]).await;
     chat.set_fallback(echo_first_candidate_line);
     let greenhouse = FakeGreenhouse::start(FakeConfig::default()).unwrap();
-    greenhouse.upsert_candidate(&Candidate { id: 42, ..Default::default() }).unwrap();
+    greenhouse
+        .upsert_candidate(&Candidate {
+            id: 42,
+            ..Default::default()
+        })
+        .unwrap();
     let dir = tempfile::tempdir().unwrap();
     let store: panelist::store::DynStore =
         Arc::new(panelist::store::EmbeddedStore::open(&dir.path().join("s.redb")).unwrap());
@@ -362,7 +464,14 @@ async fn the_summarizer_follows_the_call_and_hands_the_note_to_the_poster() {
     .unwrap();
     let settings = panelist::config::Settings::defaults().unwrap();
     let poster = GreenhousePosterActor::new(
-        Poster::new(store, GreenhouseAccess::Fixed { client, user_id: 712 }, &settings.poster),
+        Poster::new(
+            store,
+            GreenhouseAccess::Fixed {
+                client,
+                user_id: 712,
+            },
+            &settings.poster,
+        ),
         Duration::from_secs(3600),
     )
     .start();
@@ -383,7 +492,10 @@ async fn the_summarizer_follows_the_call_and_hands_the_note_to_the_poster() {
         .send(notes::NotesRequested {
             interview_id: 777,
             candidate_id: 42,
-            meta: NoteMeta { interview_id: "777".into(), ..meta() },
+            meta: NoteMeta {
+                interview_id: "777".into(),
+                ..meta()
+            },
         })
         .await
         .unwrap();
@@ -392,17 +504,32 @@ async fn the_summarizer_follows_the_call_and_hands_the_note_to_the_poster() {
     let segments: Vec<TranscriptSegment> = fixture_turns()
         .iter()
         .map(|t| {
-            TranscriptSegment::new(&t.speaker, &t.speaker, (t.start * 1000.0) as u64, (t.end * 1000.0) as u64, &t.text)
+            TranscriptSegment::new(
+                &t.speaker,
+                &t.speaker,
+                (t.start * 1000.0) as u64,
+                (t.end * 1000.0) as u64,
+                &t.text,
+            )
         })
         .collect();
     let half = segments.len() / 2;
-    files.append("777", segments[..half].to_vec()).await.unwrap();
+    files
+        .append("777", segments[..half].to_vec())
+        .await
+        .unwrap();
     let deadline = Instant::now() + Duration::from_secs(10);
     while chat.requests().len() < 2 {
-        assert!(Instant::now() < deadline, "no chunk was summarised during the call");
+        assert!(
+            Instant::now() < deadline,
+            "no chunk was summarised during the call"
+        );
         actix_web::rt::time::sleep(Duration::from_millis(20)).await;
     }
-    files.append("777", segments[half..].to_vec()).await.unwrap();
+    files
+        .append("777", segments[half..].to_vec())
+        .await
+        .unwrap();
     summarizer
         .send(TranscriptReady {
             interview_id: "777".into(),
@@ -413,12 +540,21 @@ async fn the_summarizer_follows_the_call_and_hands_the_note_to_the_poster() {
         .await
         .unwrap();
     while greenhouse.notes(42).is_empty() {
-        assert!(Instant::now() < deadline + Duration::from_secs(10), "the note was never posted");
+        assert!(
+            Instant::now() < deadline + Duration::from_secs(10),
+            "the note was never posted"
+        );
         actix_web::rt::time::sleep(Duration::from_millis(20)).await;
     }
     let posted = greenhouse.notes(42);
     assert_eq!(posted.len(), 1);
-    assert!(posted[0].body.starts_with("[Panelist notes · interview 777]\n"), "{}", posted[0].body);
+    assert!(
+        posted[0]
+            .body
+            .starts_with("[Panelist notes · interview 777]\n"),
+        "{}",
+        posted[0].body
+    );
     assert_eq!(posted[0].visibility, "private");
     let w = written.lock().unwrap().clone();
     assert_eq!(w.len(), 1);
@@ -427,7 +563,15 @@ async fn the_summarizer_follows_the_call_and_hands_the_note_to_the_poster() {
     let sent: String = chat
         .requests()
         .iter()
-        .map(|r| r["messages"][1]["content"].as_str().unwrap().split("Transcript part:\n").nth(1).unwrap().to_string())
+        .map(|r| {
+            r["messages"][1]["content"]
+                .as_str()
+                .unwrap()
+                .split("Transcript part:\n")
+                .nth(1)
+                .unwrap()
+                .to_string()
+        })
         .collect();
     assert_eq!(sent.matches("[10:57] Daniel Okafor (candidate)").count(), 1);
     assert_eq!(sent.matches("[00:11] Daniel Okafor (candidate)").count(), 1);

@@ -124,8 +124,16 @@ async fn drive(p: &Poster, mut now: DateTime<Utc>) -> Vec<StepOutcome> {
     let mut outcomes = Vec::new();
     for _ in 0..20 {
         match p.try_post_next(now).await.unwrap() {
-            Some(StepOutcome::Retrying { at, interview_id, reason }) => {
-                outcomes.push(StepOutcome::Retrying { at, interview_id, reason });
+            Some(StepOutcome::Retrying {
+                at,
+                interview_id,
+                reason,
+            }) => {
+                outcomes.push(StepOutcome::Retrying {
+                    at,
+                    interview_id,
+                    reason,
+                });
                 now = at;
             }
             Some(done) => {
@@ -142,15 +150,28 @@ fn assert_exactly_one_note(fake: &FakeHandle, v: ApiVersion) {
     let notes = fake.notes(CANDIDATE);
     assert_eq!(notes.len(), 1, "{notes:#?}");
     let n = &notes[0];
-    assert!(n.body.starts_with("[Panelist notes · interview 9001]\n"), "{}", n.body);
+    assert!(
+        n.body.starts_with("[Panelist notes · interview 9001]\n"),
+        "{}",
+        n.body
+    );
     assert_eq!(n.visibility, "private");
     assert_eq!(n.user_id, Some(USER));
-    assert_eq!(n.on_behalf_of, Some(USER), "posted on behalf of the integration user");
+    assert_eq!(
+        n.on_behalf_of,
+        Some(USER),
+        "posted on behalf of the integration user"
+    );
     assert_eq!(n.via, Some(v));
 }
 
 async fn outbox_status(store: &DynStore) -> OutboxStatus {
-    store.get_outbox_note(INTERVIEW).await.unwrap().unwrap().status
+    store
+        .get_outbox_note(INTERVIEW)
+        .await
+        .unwrap()
+        .unwrap()
+        .status
 }
 
 const VERSIONS: [ApiVersion; 2] = [ApiVersion::V3, ApiVersion::V1];
@@ -169,10 +190,21 @@ async fn posts_once_with_v3_and_v1() {
             .unwrap());
         let out = p.try_post_next(now).await.unwrap().unwrap();
         assert!(
-            matches!(out, StepOutcome::Posted { found_by_marker: false, note_id: Some(_), .. }),
+            matches!(
+                out,
+                StepOutcome::Posted {
+                    found_by_marker: false,
+                    note_id: Some(_),
+                    ..
+                }
+            ),
             "{out:?}"
         );
-        assert_eq!(p.try_post_next(now).await.unwrap(), None, "nothing left to do");
+        assert_eq!(
+            p.try_post_next(now).await.unwrap(),
+            None,
+            "nothing left to do"
+        );
         assert_exactly_one_note(&w.fake, v);
         assert_eq!(posts(&w.fake, v), 1);
         let stored = w.store.get_outbox_note(INTERVIEW).await.unwrap().unwrap();
@@ -185,7 +217,10 @@ async fn posts_once_with_v3_and_v1() {
                 .into_iter()
                 .find(|r| r.method == "POST")
                 .unwrap();
-            assert_eq!(post.path, format!("/v1/candidates/{CANDIDATE}/activity_feed/notes"));
+            assert_eq!(
+                post.path,
+                format!("/v1/candidates/{CANDIDATE}/activity_feed/notes")
+            );
             assert_eq!(post.on_behalf_of.as_deref(), Some("712"));
         }
     }
@@ -196,10 +231,20 @@ async fn a_note_without_its_marker_is_refused() {
     let w = world();
     let p = poster(&w, ApiVersion::V3, Duration::from_secs(5));
     let err = p
-        .enqueue(INTERVIEW, CANDIDATE, "no marker".into(), Visibility::Private, Utc::now())
+        .enqueue(
+            INTERVIEW,
+            CANDIDATE,
+            "no marker".into(),
+            Visibility::Private,
+            Utc::now(),
+        )
         .await
         .unwrap_err();
-    assert!(err.to_string().contains("[Panelist notes · interview 9001]"), "{err}");
+    assert!(
+        err.to_string()
+            .contains("[Panelist notes · interview 9001]"),
+        "{err}"
+    );
 }
 
 #[tokio::test]
@@ -212,7 +257,10 @@ async fn a_429_storm_still_ends_with_exactly_one_note() {
         let started = Instant::now();
         enqueue(&p, Utc::now()).await;
         let outcomes = drive(&p, Utc::now()).await;
-        assert!(matches!(outcomes.last(), Some(StepOutcome::Posted { .. })), "{outcomes:?}");
+        assert!(
+            matches!(outcomes.last(), Some(StepOutcome::Posted { .. })),
+            "{outcomes:?}"
+        );
         // Each 429 carries Retry-After: 1, and it is honoured.
         assert!(started.elapsed() >= Duration::from_secs(3));
         assert_exactly_one_note(&w.fake, v);
@@ -223,7 +271,11 @@ async fn a_429_storm_still_ends_with_exactly_one_note() {
             .filter(|r| r.method == "POST")
             .map(|r| r.status)
             .collect();
-        assert_eq!(statuses.iter().filter(|s| **s == 429).count(), 3, "{statuses:?}");
+        assert_eq!(
+            statuses.iter().filter(|s| **s == 429).count(),
+            3,
+            "{statuses:?}"
+        );
     }
 }
 
@@ -250,12 +302,25 @@ async fn server_errors_back_off_verify_and_post_exactly_once() {
         assert!(stored.in_flight);
         assert!(stored.last_error.unwrap().contains("500"));
         let outcomes = drive(&p, at).await;
-        assert!(matches!(outcomes.last(), Some(StepOutcome::Posted { .. })), "{outcomes:?}");
+        assert!(
+            matches!(outcomes.last(), Some(StepOutcome::Posted { .. })),
+            "{outcomes:?}"
+        );
         assert_exactly_one_note(&w.fake, v);
         assert_eq!(posts(&w.fake, v), 3);
         let reads = match v {
-            ApiVersion::V1 => w.fake.requests_to("/v1/candidates").iter().filter(|r| r.method == "GET").count(),
-            ApiVersion::V3 => w.fake.requests_to("/v3/notes").iter().filter(|r| r.method == "GET").count(),
+            ApiVersion::V1 => w
+                .fake
+                .requests_to("/v1/candidates")
+                .iter()
+                .filter(|r| r.method == "GET")
+                .count(),
+            ApiVersion::V3 => w
+                .fake
+                .requests_to("/v3/notes")
+                .iter()
+                .filter(|r| r.method == "GET")
+                .count(),
         };
         assert_eq!(reads, 2, "one marker lookup before each repeat");
     }
@@ -279,7 +344,13 @@ async fn a_timeout_after_the_note_was_stored_is_found_by_its_marker() {
         assert_eq!(w.fake.notes(CANDIDATE).len(), 1, "the fake stored it");
         let second = p.try_post_next(at).await.unwrap().unwrap();
         assert!(
-            matches!(second, StepOutcome::Posted { found_by_marker: true, .. }),
+            matches!(
+                second,
+                StepOutcome::Posted {
+                    found_by_marker: true,
+                    ..
+                }
+            ),
             "{second:?}"
         );
         assert_exactly_one_note(&w.fake, v);
@@ -321,7 +392,14 @@ async fn killed_mid_post_then_restarted(store: DynStore, fake: &FakeHandle, v: A
     task.abort();
     let _ = task.await;
     drop(first);
-    assert!(store.get_outbox_note(INTERVIEW).await.unwrap().unwrap().in_flight);
+    assert!(
+        store
+            .get_outbox_note(INTERVIEW)
+            .await
+            .unwrap()
+            .unwrap()
+            .in_flight
+    );
     assert_eq!(outbox_status(&store).await, OutboxStatus::Pending);
 
     let second = short_lease();
@@ -330,11 +408,20 @@ async fn killed_mid_post_then_restarted(store: DynStore, fake: &FakeHandle, v: A
         if let Some(o) = second.try_post_next(Utc::now()).await.unwrap() {
             break o;
         }
-        assert!(Instant::now() < deadline, "the dead poster's lease never expired");
+        assert!(
+            Instant::now() < deadline,
+            "the dead poster's lease never expired"
+        );
         tokio::time::sleep(Duration::from_millis(100)).await;
     };
     assert!(
-        matches!(outcome, StepOutcome::Posted { found_by_marker: true, .. }),
+        matches!(
+            outcome,
+            StepOutcome::Posted {
+                found_by_marker: true,
+                ..
+            }
+        ),
         "{outcome:?}"
     );
     assert_exactly_one_note(fake, v);
@@ -351,7 +438,8 @@ async fn a_poster_killed_mid_post_is_resumed_without_a_second_note() {
 
 #[tokio::test]
 async fn a_poster_killed_mid_post_is_resumed_without_a_second_note_on_redis() {
-    let url = std::env::var("PANELIST_TEST_REDIS_URL").unwrap_or_else(|_| "redis://127.0.0.1:6379".into());
+    let url = std::env::var("PANELIST_TEST_REDIS_URL")
+        .unwrap_or_else(|_| "redis://127.0.0.1:6379".into());
     let prefix = format!("panelist-test-{}", uuid::Uuid::new_v4());
     let redis = Arc::new(RedisStore::connect(&url, &prefix).await.unwrap());
     let w = world();
@@ -372,7 +460,16 @@ async fn a_crash_before_sending_is_resumed_by_posting() {
     w.store.put_outbox_note(&note).await.unwrap();
     let restarted = poster(&w, ApiVersion::V3, Duration::from_secs(5));
     let out = restarted.try_post_next(now).await.unwrap().unwrap();
-    assert!(matches!(out, StepOutcome::Posted { found_by_marker: false, .. }), "{out:?}");
+    assert!(
+        matches!(
+            out,
+            StepOutcome::Posted {
+                found_by_marker: false,
+                ..
+            }
+        ),
+        "{out:?}"
+    );
     assert_exactly_one_note(&w.fake, ApiVersion::V3);
 }
 
@@ -397,11 +494,19 @@ async fn refusals_fail_with_a_readable_reason_kept_for_the_dashboard() {
             assert!(!stored.in_flight);
             assert!(w.fake.notes(CANDIDATE).is_empty());
             // Failed notes stay out of the queue until someone asks again.
-            assert_eq!(p.try_post_next(now + chrono::Duration::days(1)).await.unwrap(), None);
+            assert_eq!(
+                p.try_post_next(now + chrono::Duration::days(1))
+                    .await
+                    .unwrap(),
+                None
+            );
             let recent = w.store.recent_outbox_notes(10).await.unwrap();
             assert_eq!(recent[0].last_error.as_deref(), Some(reason.as_str()));
             assert!(p.requeue(INTERVIEW, now).await.unwrap());
-            assert!(matches!(p.try_post_next(now).await.unwrap(), Some(StepOutcome::Posted { .. })));
+            assert!(matches!(
+                p.try_post_next(now).await.unwrap(),
+                Some(StepOutcome::Posted { .. })
+            ));
             assert_exactly_one_note(&w.fake, v);
         }
     }
@@ -414,10 +519,17 @@ async fn the_actor_posts_queued_notes_and_resumes_the_outbox_on_start() {
     // A note left pending by an earlier run is posted when the actor starts.
     let earlier = poster(&w, ApiVersion::V3, Duration::from_secs(5));
     enqueue(&earlier, Utc::now()).await;
-    let actor = GreenhousePosterActor::new(poster(&w, ApiVersion::V3, Duration::from_secs(5)), Duration::from_secs(3600)).start();
+    let actor = GreenhousePosterActor::new(
+        poster(&w, ApiVersion::V3, Duration::from_secs(5)),
+        Duration::from_secs(3600),
+    )
+    .start();
     let deadline = Instant::now() + Duration::from_secs(10);
     while w.fake.notes(CANDIDATE).is_empty() {
-        assert!(Instant::now() < deadline, "the pending note was not resumed");
+        assert!(
+            Instant::now() < deadline,
+            "the pending note was not resumed"
+        );
         actix_web::rt::time::sleep(Duration::from_millis(20)).await;
     }
     // A new note is posted as soon as it is queued, not at the next tick.
@@ -425,7 +537,10 @@ async fn the_actor_posts_queued_notes_and_resumes_the_outbox_on_start() {
         .send(EnqueueNote {
             interview_id: INTERVIEW + 1,
             candidate_id: CANDIDATE,
-            body: format!("{}\nSecond interview.\n", marker(&(INTERVIEW + 1).to_string())),
+            body: format!(
+                "{}\nSecond interview.\n",
+                marker(&(INTERVIEW + 1).to_string())
+            ),
             visibility: Visibility::Private,
         })
         .await

@@ -628,26 +628,56 @@ async fn sync_runs_newest_first_and_replaced_by_id(store: DynStore) {
 async fn deliveries_are_recorded_once_per_id_until_the_claim_expires(store: DynStore) {
     let ttl = Duration::from_secs(3600);
     let pending = |id: &str| event(id, at(9, 0), WebhookEventStatus::Pending);
-    assert!(store.record_webhook_delivery(&pending("evt-1"), ttl).await.unwrap());
-    assert_eq!(store.get_webhook_event("evt-1").await.unwrap(), Some(pending("evt-1")));
-    assert_eq!(store.unfinished_webhook_events(10).await.unwrap(), vec![pending("evt-1")]);
+    assert!(store
+        .record_webhook_delivery(&pending("evt-1"), ttl)
+        .await
+        .unwrap());
+    assert_eq!(
+        store.get_webhook_event("evt-1").await.unwrap(),
+        Some(pending("evt-1"))
+    );
+    assert_eq!(
+        store.unfinished_webhook_events(10).await.unwrap(),
+        vec![pending("evt-1")]
+    );
 
     // A repeat delivery writes nothing, even with a different body.
     let mut repeat = pending("evt-1");
     repeat.body = "changed".into();
     assert!(!store.record_webhook_delivery(&repeat, ttl).await.unwrap());
-    assert_eq!(store.get_webhook_event("evt-1").await.unwrap(), Some(pending("evt-1")));
-    assert!(store.record_webhook_delivery(&pending("evt-2"), ttl).await.unwrap());
+    assert_eq!(
+        store.get_webhook_event("evt-1").await.unwrap(),
+        Some(pending("evt-1"))
+    );
+    assert!(store
+        .record_webhook_delivery(&pending("evt-2"), ttl)
+        .await
+        .unwrap());
     assert_eq!(store.recent_webhook_events(10).await.unwrap().len(), 2);
 
     // After the TTL the id may be delivered again (Greenhouse retries for ~15 h).
     let short = Duration::from_secs(1);
-    assert!(store.record_webhook_delivery(&pending("evt-short"), short).await.unwrap());
-    assert!(!store.record_webhook_delivery(&pending("evt-short"), short).await.unwrap());
+    assert!(store
+        .record_webhook_delivery(&pending("evt-short"), short)
+        .await
+        .unwrap());
+    assert!(!store
+        .record_webhook_delivery(&pending("evt-short"), short)
+        .await
+        .unwrap());
     tokio::time::sleep(Duration::from_millis(1500)).await;
-    assert!(store.record_webhook_delivery(&pending("evt-short"), ttl).await.unwrap());
-    assert!(!store.record_webhook_delivery(&pending("evt-short"), ttl).await.unwrap());
-    assert!(!store.record_webhook_delivery(&pending("evt-2"), ttl).await.unwrap());
+    assert!(store
+        .record_webhook_delivery(&pending("evt-short"), ttl)
+        .await
+        .unwrap());
+    assert!(!store
+        .record_webhook_delivery(&pending("evt-short"), ttl)
+        .await
+        .unwrap());
+    assert!(!store
+        .record_webhook_delivery(&pending("evt-2"), ttl)
+        .await
+        .unwrap());
 }
 
 async fn webhook_events_log(store: DynStore) {
@@ -868,7 +898,10 @@ async fn outbox_holds_one_note_per_interview(store: DynStore) {
     assert!(store.enqueue_note(&first).await.unwrap());
     let mut second = outbox_note(7, at(8, 0));
     second.body = "another body".into();
-    assert!(!store.enqueue_note(&second).await.unwrap(), "a second note for one interview");
+    assert!(
+        !store.enqueue_note(&second).await.unwrap(),
+        "a second note for one interview"
+    );
     assert_eq!(store.get_outbox_note(7).await.unwrap(), Some(first.clone()));
     let mut updated = first.clone();
     updated.attempts = 2;
@@ -890,14 +923,23 @@ async fn outbox_lists_due_notes_first_and_drops_finished_ones(store: DynStore) {
     let ids = |notes: Vec<panelist::poster::OutboxNote>| -> Vec<Id> {
         notes.iter().map(|n| n.interview_id).collect()
     };
-    assert_eq!(ids(store.pending_outbox_notes(10).await.unwrap()), vec![2, 1, 3]);
-    assert_eq!(ids(store.pending_outbox_notes(2).await.unwrap()), vec![2, 1]);
+    assert_eq!(
+        ids(store.pending_outbox_notes(10).await.unwrap()),
+        vec![2, 1, 3]
+    );
+    assert_eq!(
+        ids(store.pending_outbox_notes(2).await.unwrap()),
+        vec![2, 1]
+    );
     // A retry moves a note in the order; finishing takes it out of the queue.
     let mut two = store.get_outbox_note(2).await.unwrap().unwrap();
     two.next_attempt_at = at(12, 0);
     two.updated_at = at(9, 30);
     store.put_outbox_note(&two).await.unwrap();
-    assert_eq!(ids(store.pending_outbox_notes(10).await.unwrap()), vec![1, 3, 2]);
+    assert_eq!(
+        ids(store.pending_outbox_notes(10).await.unwrap()),
+        vec![1, 3, 2]
+    );
     let mut one = store.get_outbox_note(1).await.unwrap().unwrap();
     one.status = OutboxStatus::Posted;
     one.updated_at = at(9, 45);
@@ -908,7 +950,10 @@ async fn outbox_lists_due_notes_first_and_drops_finished_ones(store: DynStore) {
     store.put_outbox_note(&three).await.unwrap();
     assert_eq!(ids(store.pending_outbox_notes(10).await.unwrap()), vec![2]);
     // Everything, most recently updated first, for the dashboard.
-    assert_eq!(ids(store.recent_outbox_notes(10).await.unwrap()), vec![1, 2, 3]);
+    assert_eq!(
+        ids(store.recent_outbox_notes(10).await.unwrap()),
+        vec![1, 2, 3]
+    );
     assert_eq!(ids(store.recent_outbox_notes(1).await.unwrap()), vec![1]);
 }
 
@@ -946,7 +991,10 @@ async fn embedded_store_persists_across_reopen() {
             .unwrap();
         store.put_integration_settings(&settings).await.unwrap();
         assert!(store
-            .record_webhook_delivery(&event("evt", at(9, 0), WebhookEventStatus::Pending), Duration::from_secs(3600))
+            .record_webhook_delivery(
+                &event("evt", at(9, 0), WebhookEventStatus::Pending),
+                Duration::from_secs(3600)
+            )
             .await
             .unwrap());
         assert!(store
@@ -973,7 +1021,10 @@ async fn embedded_store_persists_across_reopen() {
     assert_eq!(store.unfinished_webhook_events(5).await.unwrap().len(), 2);
     assert_eq!(store.integration_settings().await.unwrap(), Some(settings));
     assert!(!store
-        .record_webhook_delivery(&event("evt", at(9, 0), WebhookEventStatus::Pending), Duration::from_secs(3600))
+        .record_webhook_delivery(
+            &event("evt", at(9, 0), WebhookEventStatus::Pending),
+            Duration::from_secs(3600)
+        )
         .await
         .unwrap());
     assert_eq!(
@@ -1020,7 +1071,14 @@ async fn redis_keys_stay_under_the_prefix() {
         .unwrap();
     let ttl = Duration::from_secs(60);
     store
-        .record_webhook_delivery(&event(&format!("evt-{unique}"), at(9, 0), WebhookEventStatus::Pending), ttl)
+        .record_webhook_delivery(
+            &event(
+                &format!("evt-{unique}"),
+                at(9, 0),
+                WebhookEventStatus::Pending,
+            ),
+            ttl,
+        )
         .await
         .unwrap();
     store

@@ -86,19 +86,35 @@ async fn full_then_incremental(backend: Backend) {
     // The store matches Greenhouse, id for id.
     assert_eq!(
         ids(&core, EntityKind::Candidate).await,
-        generated.candidates.iter().copied().collect::<HashSet<i64>>()
+        generated
+            .candidates
+            .iter()
+            .copied()
+            .collect::<HashSet<i64>>()
     );
     assert_eq!(
         ids(&core, EntityKind::Application).await,
-        generated.applications.iter().copied().collect::<HashSet<i64>>()
+        generated
+            .applications
+            .iter()
+            .copied()
+            .collect::<HashSet<i64>>()
     );
     assert_eq!(
         ids(&core, EntityKind::Interview).await,
-        generated.interviews.iter().copied().collect::<HashSet<i64>>()
+        generated
+            .interviews
+            .iter()
+            .copied()
+            .collect::<HashSet<i64>>()
     );
     assert_eq!(
         ids(&core, EntityKind::JobStage).await,
-        generated.job_stages.iter().copied().collect::<HashSet<i64>>()
+        generated
+            .job_stages
+            .iter()
+            .copied()
+            .collect::<HashSet<i64>>()
     );
     assert!(ids(&core, EntityKind::User)
         .await

@@ -129,7 +129,7 @@ async fn success_sends_a_wav_form_and_reads_segments() {
     assert_eq!(segments.len(), 2);
     assert_eq!(segments[0].text, "Hello there.");
     assert_eq!((segments[1].start_ms, segments[1].end_ms), (1200, 2500));
-    let bodies = fake.seen.bodies.lock().unwrap();
+    let bodies = fake.seen.bodies.lock().unwrap().clone();
     let (auth, body) = &bodies[0];
     assert_eq!(auth.as_deref(), Some("Bearer test-key"));
     for needle in [

@@ -951,7 +951,11 @@ async fn event_log_failure_answers_503_and_leaves_the_event_id_unclaimed() {
     );
     // Nothing was claimed: Greenhouse's retry of this delivery is not mistaken for a duplicate.
     let retry = app.post(body, Some(&signature), Some(&event_id)).await;
-    assert_eq!(retry.status(), 503, "still down for the wrapped handler store");
+    assert_eq!(
+        retry.status(),
+        503,
+        "still down for the wrapped handler store"
+    );
     let event = WebhookEvent {
         id: event_id.clone(),
         action: "job_created".into(),
@@ -1083,7 +1087,11 @@ impl Store for EventLogDown {
     async fn recent_sync_runs(&self, limit: usize) -> StoreResult<Vec<SyncRun>> {
         self.inner.recent_sync_runs(limit).await
     }
-    async fn record_webhook_delivery(&self, _event: &WebhookEvent, _ttl: Duration) -> StoreResult<bool> {
+    async fn record_webhook_delivery(
+        &self,
+        _event: &WebhookEvent,
+        _ttl: Duration,
+    ) -> StoreResult<bool> {
         Err(StoreError::Io(std::io::Error::other("disk full")))
     }
     async fn put_webhook_event(&self, _event: &WebhookEvent) -> StoreResult<()> {
@@ -1128,13 +1136,22 @@ impl Store for EventLogDown {
     async fn put_outbox_note(&self, note: &panelist::poster::OutboxNote) -> StoreResult<()> {
         self.inner.put_outbox_note(note).await
     }
-    async fn get_outbox_note(&self, interview_id: Id) -> StoreResult<Option<panelist::poster::OutboxNote>> {
+    async fn get_outbox_note(
+        &self,
+        interview_id: Id,
+    ) -> StoreResult<Option<panelist::poster::OutboxNote>> {
         self.inner.get_outbox_note(interview_id).await
     }
-    async fn pending_outbox_notes(&self, limit: usize) -> StoreResult<Vec<panelist::poster::OutboxNote>> {
+    async fn pending_outbox_notes(
+        &self,
+        limit: usize,
+    ) -> StoreResult<Vec<panelist::poster::OutboxNote>> {
         self.inner.pending_outbox_notes(limit).await
     }
-    async fn recent_outbox_notes(&self, limit: usize) -> StoreResult<Vec<panelist::poster::OutboxNote>> {
+    async fn recent_outbox_notes(
+        &self,
+        limit: usize,
+    ) -> StoreResult<Vec<panelist::poster::OutboxNote>> {
         self.inner.recent_outbox_notes(limit).await
     }
 }

@@ -126,7 +126,10 @@ const CHOICES: &[(&[&str], &[&str])] = &[
     (&["transcription", "engine"], &["local", "http"]),
     (&["transcription", "model"], &["tiny.en", "base"]),
     (&["notes", "engine"], &["local", "openai"]),
-    (&["poster", "visibility"], &["private", "admin_only", "public"]),
+    (
+        &["poster", "visibility"],
+        &["private", "admin_only", "public"],
+    ),
 ];
 
 fn check_choices(defaults: &Table, merged: &mut Table, problems: &mut Vec<String>) {

@@ -266,14 +266,26 @@ impl Worker<'_> {
         let generating = Instant::now();
         let mut sampler = if temperature > 0.0 {
             LlamaSampler::chain_simple([
-                LlamaSampler::penalties(self.model.n_vocab(), PENALTY_LAST_N, PENALTY_REPEAT, 0.0, 0.0),
+                LlamaSampler::penalties(
+                    self.model.n_vocab(),
+                    PENALTY_LAST_N,
+                    PENALTY_REPEAT,
+                    0.0,
+                    0.0,
+                ),
                 LlamaSampler::top_k(40),
                 LlamaSampler::temp(temperature),
                 LlamaSampler::dist(0x5eed),
             ])
         } else {
             LlamaSampler::chain_simple([
-                LlamaSampler::penalties(self.model.n_vocab(), PENALTY_LAST_N, PENALTY_REPEAT, 0.0, 0.0),
+                LlamaSampler::penalties(
+                    self.model.n_vocab(),
+                    PENALTY_LAST_N,
+                    PENALTY_REPEAT,
+                    0.0,
+                    0.0,
+                ),
                 LlamaSampler::greedy(),
             ])
         };
@@ -344,7 +356,8 @@ impl Worker<'_> {
         let Some(grammar) = grammar else {
             return picked;
         };
-        let mut single = LlamaTokenDataArray::new(vec![LlamaTokenData::new(picked, 1.0, 0.0)], false);
+        let mut single =
+            LlamaTokenDataArray::new(vec![LlamaTokenData::new(picked, 1.0, 0.0)], false);
         single.apply_sampler(grammar);
         if single.data.first().is_some_and(|d| d.logit().is_finite()) {
             return picked;

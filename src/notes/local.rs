@@ -161,7 +161,9 @@ impl LocalEngine {
             .await?
         {
             WorkerReply::Tokens { count, .. } => Ok(count as usize),
-            other => Err(NotesError::WorkerDied(format!("unexpected reply {other:?}"))),
+            other => Err(NotesError::WorkerDied(format!(
+                "unexpected reply {other:?}"
+            ))),
         }
     }
 }
@@ -210,7 +212,9 @@ impl SummarizerEngine for LocalEngine {
                 Err(NotesError::ContextOverflow(message))
             }
             WorkerReply::Error { message, .. } => Err(NotesError::WorkerFailed(message)),
-            other => Err(NotesError::WorkerDied(format!("unexpected reply {other:?}"))),
+            other => Err(NotesError::WorkerDied(format!(
+                "unexpected reply {other:?}"
+            ))),
         }
     }
 }
@@ -405,9 +409,7 @@ impl Server {
         };
         match running.lines.recv_timeout(LOAD_TIMEOUT) {
             Ok(line) => match serde_json::from_str::<WorkerReply>(&line) {
-                Ok(WorkerReply::Ready {
-                    n_ctx, load_ms, ..
-                }) => {
+                Ok(WorkerReply::Ready { n_ctx, load_ms, .. }) => {
                     self.context
                         .store(n_ctx as usize, std::sync::atomic::Ordering::Relaxed);
                     tracing::info!(

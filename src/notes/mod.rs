@@ -148,11 +148,17 @@ pub fn validate_settings(s: &Settings, problems: &mut Vec<String>) {
     };
     check(
         (200..=100_000).contains(&n.chunk_tokens),
-        format!("notes.chunk_tokens: must be 200..=100000, got {}", n.chunk_tokens),
+        format!(
+            "notes.chunk_tokens: must be 200..=100000, got {}",
+            n.chunk_tokens
+        ),
     );
     check(
         (100..=8192).contains(&n.max_output_tokens),
-        format!("notes.max_output_tokens: must be 100..=8192, got {}", n.max_output_tokens),
+        format!(
+            "notes.max_output_tokens: must be 100..=8192, got {}",
+            n.max_output_tokens
+        ),
     );
     check(
         (1..=10).contains(&n.max_attempts),
@@ -164,7 +170,10 @@ pub fn validate_settings(s: &Settings, problems: &mut Vec<String>) {
     );
     check(
         n.local.threads <= 256,
-        format!("notes.local.threads: must be 0 (all cores) to 256, got {}", n.local.threads),
+        format!(
+            "notes.local.threads: must be 0 (all cores) to 256, got {}",
+            n.local.threads
+        ),
     );
     check(
         (1024..=32_768).contains(&n.local.context_tokens),
@@ -182,7 +191,10 @@ pub fn validate_settings(s: &Settings, problems: &mut Vec<String>) {
         .unwrap_or(false);
     check(
         url_ok,
-        format!("notes.openai.base_url: expected an http(s) URL, got {:?}", n.openai.base_url),
+        format!(
+            "notes.openai.base_url: expected an http(s) URL, got {:?}",
+            n.openai.base_url
+        ),
     );
     check(
         !n.openai.model.trim().is_empty(),
@@ -207,7 +219,10 @@ pub fn validate_settings(s: &Settings, problems: &mut Vec<String>) {
     );
     check(
         (1..=100).contains(&p.max_attempts),
-        format!("poster.max_attempts: must be 1..=100, got {}", p.max_attempts),
+        format!(
+            "poster.max_attempts: must be 1..=100, got {}",
+            p.max_attempts
+        ),
     );
     check(
         p.retry_base_secs >= 1 && p.retry_base_secs <= p.retry_max_secs,

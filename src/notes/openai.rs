@@ -90,7 +90,10 @@ impl OpenAiEngine {
             .map_err(|e| NotesError::Config(format!("HTTP client: {e}")))?;
         Ok(OpenAiEngine {
             client,
-            endpoint: format!("{}/chat/completions", settings.base_url.trim_end_matches('/')),
+            endpoint: format!(
+                "{}/chat/completions",
+                settings.base_url.trim_end_matches('/')
+            ),
             api_key: settings.api_key.clone(),
             model: settings.model.clone(),
             max_retries: settings.max_retries,
@@ -138,7 +141,10 @@ impl OpenAiEngine {
         };
         if !(200..300).contains(&status) {
             let text = snippet(&bytes);
-            let err = NotesError::Http { status, body: text.clone() };
+            let err = NotesError::Http {
+                status,
+                body: text.clone(),
+            };
             if status == 400 && json_mode && text.contains("response_format") {
                 tracing::info!(endpoint = %self.endpoint, "the chat API refuses response_format; asking for JSON in the prompt only");
                 self.json_mode.store(false, Ordering::Relaxed);
@@ -240,7 +246,11 @@ fn snippet(bytes: &[u8]) -> String {
 /// A reqwest error with its causes, naming only the URL's host and path (never its query).
 fn describe(e: &reqwest::Error) -> String {
     let mut text = match e.url() {
-        Some(u) => format!("request to {}{} failed", u.host_str().unwrap_or(""), u.path()),
+        Some(u) => format!(
+            "request to {}{} failed",
+            u.host_str().unwrap_or(""),
+            u.path()
+        ),
         None => "request failed".into(),
     };
     let mut source = std::error::Error::source(e);

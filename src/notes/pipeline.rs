@@ -94,7 +94,11 @@ pub struct NotesPipeline {
 impl NotesPipeline {
     /// `ctx.candidate` names the candidate: turns whose role is unknown are the candidate's when
     /// the speaker matches it, an interviewer's otherwise.
-    pub fn new(engine: DynSummarizer, options: PipelineOptions, ctx: PromptContext) -> NotesPipeline {
+    pub fn new(
+        engine: DynSummarizer,
+        options: PipelineOptions,
+        ctx: PromptContext,
+    ) -> NotesPipeline {
         let system = prompt::system_message(&ctx);
         let mut participants = ctx.interviewers.clone();
         participants.push(ctx.candidate.clone());
@@ -317,7 +321,10 @@ impl NotesPipeline {
             self.summarise(start, end).await;
         }
         if self.partials.is_empty() {
-            return Err(self.last_error.take().unwrap_or(NotesError::EmptyTranscript));
+            return Err(self
+                .last_error
+                .take()
+                .unwrap_or(NotesError::EmptyTranscript));
         }
         let mut notes = merge(&self.partials, self.ctx.questions.len());
         notes.summary = self.summary.clone();
@@ -472,21 +479,39 @@ mod tests {
     fn merge_dedupes_caps_and_orders_by_question() {
         let a = NotesDraft {
             answers: vec![
-                Answer { question: 2, claim: Claim::new("Wants to grow into a staff role", Some(50.0)) },
-                Answer { question: 1, claim: Claim::new("Built the tracking pipeline", Some(10.0)) },
+                Answer {
+                    question: 2,
+                    claim: Claim::new("Wants to grow into a staff role", Some(50.0)),
+                },
+                Answer {
+                    question: 1,
+                    claim: Claim::new("Built the tracking pipeline", Some(10.0)),
+                },
             ],
             strengths: vec![Claim::new("Deep Kafka knowledge", Some(12.0))],
             facts: vec![(FactKind::Compensation, Claim::new("$185k base", Some(20.0)))],
             ..Default::default()
         };
         let b = NotesDraft {
-            answers: vec![Answer { question: 1, claim: Claim::new("Built the tracking pipeline.", Some(300.0)) }],
-            strengths: vec![Claim::new("deep kafka knowledge", Some(400.0)), Claim::new("Calm under pressure", Some(410.0))],
-            facts: vec![(FactKind::Compensation, Claim::new("Flexible on base for equity", Some(420.0)))],
+            answers: vec![Answer {
+                question: 1,
+                claim: Claim::new("Built the tracking pipeline.", Some(300.0)),
+            }],
+            strengths: vec![
+                Claim::new("deep kafka knowledge", Some(400.0)),
+                Claim::new("Calm under pressure", Some(410.0)),
+            ],
+            facts: vec![(
+                FactKind::Compensation,
+                Claim::new("Flexible on base for equity", Some(420.0)),
+            )],
             ..Default::default()
         };
         let m = merge(&[a, b], 3);
-        assert_eq!(m.answers.iter().map(|a| a.question).collect::<Vec<_>>(), vec![1, 2]);
+        assert_eq!(
+            m.answers.iter().map(|a| a.question).collect::<Vec<_>>(),
+            vec![1, 2]
+        );
         assert_eq!(m.strengths.len(), 2);
         assert_eq!(m.facts.len(), 2);
     }
@@ -494,7 +519,13 @@ mod tests {
     #[test]
     fn long_turns_are_split_to_fit() {
         let text = "word ".repeat(2000);
-        let t = Turn { start: 0.0, end: 100.0, speaker: "A".into(), role: None, text };
+        let t = Turn {
+            start: 0.0,
+            end: 100.0,
+            speaker: "A".into(),
+            role: None,
+            text,
+        };
         let parts = split_long_turn(t, 300);
         assert!(parts.len() > 3);
         for p in &parts {

@@ -23,7 +23,10 @@ pub fn system_message(ctx: &PromptContext) -> ChatMessage {
         ctx.candidate
     ));
     if !ctx.interviewers.is_empty() {
-        s.push_str(&format!(" The interviewers are {}.", ctx.interviewers.join(", ")));
+        s.push_str(&format!(
+            " The interviewers are {}.",
+            ctx.interviewers.join(", ")
+        ));
     }
     if let Some(job) = &ctx.job {
         s.push_str(&format!(" The job is {job}."));

@@ -38,7 +38,10 @@ pub fn marker(interview_id: &str) -> String {
 
 /// The link to the interview's page (transcript included) on the dashboard.
 pub fn transcript_link(public_url: &str, interview_id: &str) -> String {
-    format!("{}/interviews/{interview_id}", public_url.trim_end_matches('/'))
+    format!(
+        "{}/interviews/{interview_id}",
+        public_url.trim_end_matches('/')
+    )
 }
 
 /// Removes what would not show as plain text: HTML tags, markdown emphasis, code ticks and
@@ -122,7 +125,10 @@ pub fn render(notes: &NotesDraft, meta: &NoteMeta, omitted: Omissions) -> String
         }
     }
 
-    for (title, claims) in [("STRENGTHS", &notes.strengths), ("CONCERNS", &notes.concerns)] {
+    for (title, claims) in [
+        ("STRENGTHS", &notes.strengths),
+        ("CONCERNS", &notes.concerns),
+    ] {
         line("");
         line(title);
         if claims.is_empty() {
@@ -212,7 +218,14 @@ mod tests {
             facts: vec![(FactKind::NoticePeriod, Claim::new("4 weeks", Some(3725.0)))],
             next_steps: vec![],
         };
-        let text = render(&notes, &meta(), Omissions { unsupported: 2, protected: 1 });
+        let text = render(
+            &notes,
+            &meta(),
+            Omissions {
+                unsupported: 2,
+                protected: 1,
+            },
+        );
         let lines: Vec<&str> = text.lines().collect();
         assert_eq!(lines[0], "[Panelist notes · interview 12345]");
         assert_eq!(lines[1], "Technical Interview with Maya Chen");
@@ -220,7 +233,8 @@ mod tests {
         assert!(text.contains("Interviewers: Tom Becker"));
         assert!(text.contains("Full transcript: https://panelist.example.com/interviews/12345"));
         assert!(text.contains("Strong candidate with deep Kafka experience."));
-        assert!(text.contains("1. Tell me about a project.\n   - Rebuilt the tracking pipeline [05:05]"));
+        assert!(text
+            .contains("1. Tell me about a project.\n   - Rebuilt the tracking pipeline [05:05]"));
         assert!(text.contains("2. Why us?\n   - Not covered."));
         assert!(text.contains("- Clear communicator [00:12]"));
         assert!(text.contains("CONCERNS\n- None noted."));

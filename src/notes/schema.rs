@@ -172,7 +172,13 @@ pub fn parse_reply(text: &str, questions: &[String]) -> Result<NotesDraft, Reply
     let mut draft = NotesDraft {
         summary: obj
             .get("summary")
-            .map(|v| claims(v).into_iter().map(|c| c.text).collect::<Vec<_>>().join(" "))
+            .map(|v| {
+                claims(v)
+                    .into_iter()
+                    .map(|c| c.text)
+                    .collect::<Vec<_>>()
+                    .join(" ")
+            })
             .unwrap_or_default(),
         answers: answers(obj.get("answers"), questions),
         strengths: obj.get("strengths").map(claims).unwrap_or_default(),
@@ -259,10 +265,7 @@ fn repair_truncated(text: &str) -> Option<String> {
 
 /// Words a model writes when it has nothing to report.
 fn is_empty_text(t: &str) -> bool {
-    let t = t
-        .trim()
-        .trim_end_matches('.')
-        .to_ascii_lowercase();
+    let t = t.trim().trim_end_matches('.').to_ascii_lowercase();
     t.is_empty()
         || matches!(
             t.as_str(),
@@ -284,7 +287,15 @@ fn is_empty_text(t: &str) -> bool {
         || t.starts_with("no information")
 }
 
-const TEXT_KEYS: [&str; 7] = ["text", "answer", "value", "point", "summary", "detail", "description"];
+const TEXT_KEYS: [&str; 7] = [
+    "text",
+    "answer",
+    "value",
+    "point",
+    "summary",
+    "detail",
+    "description",
+];
 const AT_KEYS: [&str; 4] = ["at", "time", "timestamp", "ts"];
 
 /// Claims in a value: a string, an object with a text and a time, or a list of either.
@@ -326,11 +337,18 @@ fn claim_from_text(text: &str, at: Option<f64>) -> Option<Claim> {
     let mut out = String::with_capacity(text.len());
     let mut rest = text;
     while let Some(open) = rest.find(['[', '(']) {
-        let close_char = if rest[open..].starts_with('[') { ']' } else { ')' };
+        let close_char = if rest[open..].starts_with('[') {
+            ']'
+        } else {
+            ')'
+        };
         let Some(len) = rest[open..].find(close_char) else {
             break;
         };
-        let inner = rest[open + 1..open + len].trim().trim_start_matches("at ").trim();
+        let inner = rest[open + 1..open + len]
+            .trim()
+            .trim_start_matches("at ")
+            .trim();
         match parse_clock(inner).filter(|_| inner.contains(':')) {
             Some(t) => {
                 at = at.or(Some(t));
@@ -343,7 +361,11 @@ fn claim_from_text(text: &str, at: Option<f64>) -> Option<Claim> {
     out.push_str(rest);
     let cleaned: String = out.replace(['*', '`', '#'], "");
     let cleaned = cleaned.split_whitespace().collect::<Vec<_>>().join(" ");
-    let cleaned = cleaned.trim().trim_start_matches(['-', '•']).trim().to_string();
+    let cleaned = cleaned
+        .trim()
+        .trim_start_matches(['-', '•'])
+        .trim()
+        .to_string();
     (!is_empty_text(&cleaned)).then(|| Claim::new(&cleaned, at))
 }
 
@@ -383,7 +405,10 @@ fn answers(value: Option<&Value>, questions: &[String]) -> Vec<Answer> {
         // {"1": {...}, "2": "..."}
         Some(Value::Object(obj)) => {
             for (k, v) in obj {
-                push(question_index(&Value::String(k.clone()), questions), claims(v));
+                push(
+                    question_index(&Value::String(k.clone()), questions),
+                    claims(v),
+                );
             }
         }
         _ => {}
@@ -396,7 +421,10 @@ fn question_index(v: &Value, questions: &[String]) -> Option<usize> {
     match v {
         Value::Number(n) => n.as_u64().map(|n| n as usize),
         Value::String(s) => {
-            let t = s.trim().trim_start_matches(['q', 'Q']).trim_end_matches('.');
+            let t = s
+                .trim()
+                .trim_start_matches(['q', 'Q'])
+                .trim_end_matches('.');
             if let Ok(n) = t.trim().parse::<usize>() {
                 return Some(n);
             }
@@ -436,7 +464,10 @@ mod tests {
         assert_eq!(d.answers[0].claim.at, Some(62.0));
         assert_eq!(d.strengths[0].text, "Clear");
         assert_eq!(d.facts.len(), 3);
-        assert_eq!(d.facts[0], (FactKind::Compensation, Claim::new("$150k", Some(600.0))));
+        assert_eq!(
+            d.facts[0],
+            (FactKind::Compensation, Claim::new("$150k", Some(600.0)))
+        );
         assert_eq!(d.facts[2].1.at, Some(3600.0));
         assert_eq!(d.next_steps[0].text, "Onsite");
     }
@@ -448,7 +479,10 @@ mod tests {
             &qs(),
         )
         .unwrap();
-        assert_eq!(d.facts, vec![(FactKind::Compensation, Claim::new("120k", Some(184.0)))]);
+        assert_eq!(
+            d.facts,
+            vec![(FactKind::Compensation, Claim::new("120k", Some(184.0)))]
+        );
         assert_eq!(d.answers[0].question, 2);
     }
 
@@ -461,7 +495,10 @@ mod tests {
         .unwrap();
         assert_eq!(d.summary, "S.");
         // The last complete member of the cut-off object is kept; its cut-off time is not.
-        assert_eq!(d.strengths, vec![Claim::new("A", Some(1.0)), Claim::new("B", None)]);
+        assert_eq!(
+            d.strengths,
+            vec![Claim::new("A", Some(1.0)), Claim::new("B", None)]
+        );
     }
 
     #[test]

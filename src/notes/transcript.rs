@@ -64,7 +64,11 @@ pub fn clock(secs: f64) -> String {
 
 /// Reads `ss`, `mm:ss`, `h:mm:ss` (optionally in brackets, with fractions of a second) as seconds.
 pub fn parse_clock(text: &str) -> Option<f64> {
-    let t = text.trim().trim_start_matches('[').trim_end_matches(']').trim();
+    let t = text
+        .trim()
+        .trim_start_matches('[')
+        .trim_end_matches(']')
+        .trim();
     if t.is_empty() {
         return None;
     }
@@ -264,7 +268,9 @@ fn parse_plain(text: &str) -> Result<Vec<Turn>, TranscriptParseError> {
 pub fn assign_roles(turns: &mut [Turn], candidate: Option<&str>) {
     let matches = |speaker: &str, name: &str| {
         let (s, n) = (speaker.to_lowercase(), name.to_lowercase());
-        s == n || (n.split_whitespace().count() == 1 && s.split_whitespace().next() == Some(n.as_str()))
+        s == n
+            || (n.split_whitespace().count() == 1
+                && s.split_whitespace().next() == Some(n.as_str()))
     };
     let named = candidate
         .map(str::trim)
@@ -288,7 +294,12 @@ pub fn assign_roles(turns: &mut [Turn], candidate: Option<&str>) {
                     None => words.push((t.speaker.clone(), n)),
                 }
             }
-            words.into_iter().max_by_key(|(_, n)| *n).map(|(s, _)| s).into_iter().collect()
+            words
+                .into_iter()
+                .max_by_key(|(_, n)| *n)
+                .map(|(s, _)| s)
+                .into_iter()
+                .collect()
         }
     };
     for t in turns.iter_mut() {
@@ -371,7 +382,12 @@ mod tests {
     fn roles_from_name_or_talk_time() {
         let mut turns = vec![
             Turn::new(0.0, "Ann Lee", None, "short question?"),
-            Turn::new(5.0, "Bo Park", None, "a much longer answer with many many words in it"),
+            Turn::new(
+                5.0,
+                "Bo Park",
+                None,
+                "a much longer answer with many many words in it",
+            ),
         ];
         assign_roles(&mut turns, None);
         assert_eq!(turns[1].role, Some(Role::Candidate));

@@ -90,7 +90,9 @@ impl GreenhousePosterActor {
         ctx.spawn(work.into_actor(self).map(|outcomes, act, ctx| {
             for o in outcomes {
                 match o {
-                    Ok(StepOutcome::Posted { found_by_marker, .. }) => {
+                    Ok(StepOutcome::Posted {
+                        found_by_marker, ..
+                    }) => {
                         act.stats.posted += 1;
                         if found_by_marker {
                             act.stats.found_by_marker += 1;
@@ -139,7 +141,13 @@ impl Handler<EnqueueNote> for GreenhousePosterActor {
         Box::pin(
             async move {
                 poster
-                    .enqueue(msg.interview_id, msg.candidate_id, msg.body, msg.visibility, Utc::now())
+                    .enqueue(
+                        msg.interview_id,
+                        msg.candidate_id,
+                        msg.body,
+                        msg.visibility,
+                        Utc::now(),
+                    )
                     .await
             }
             .into_actor(self)

@@ -176,11 +176,18 @@ impl Poster {
 
     /// One step: takes the most overdue pending note (due at `now`) that no other poster holds,
     /// makes one attempt at it, and records the result. `None` when nothing is due.
-    pub async fn try_post_next(&self, now: DateTime<Utc>) -> Result<Option<StepOutcome>, PosterError> {
+    pub async fn try_post_next(
+        &self,
+        now: DateTime<Utc>,
+    ) -> Result<Option<StepOutcome>, PosterError> {
         let pending = self.store.pending_outbox_notes(SCAN).await?;
         for note in pending.into_iter().filter(|n| n.is_due(now)) {
             let lease = format!("outbox:{}", note.interview_id);
-            if !self.store.acquire_lease(&lease, &self.owner, self.lease).await? {
+            if !self
+                .store
+                .acquire_lease(&lease, &self.owner, self.lease)
+                .await?
+            {
                 continue;
             }
             let result = self.attempt(note.interview_id, now).await;
@@ -194,7 +201,11 @@ impl Poster {
         Ok(None)
     }
 
-    async fn attempt(&self, interview_id: Id, now: DateTime<Utc>) -> Result<Option<StepOutcome>, PosterError> {
+    async fn attempt(
+        &self,
+        interview_id: Id,
+        now: DateTime<Utc>,
+    ) -> Result<Option<StepOutcome>, PosterError> {
         // Re-read under the lease: another replica may have finished it meanwhile.
         let Some(mut note) = self.store.get_outbox_note(interview_id).await? else {
             return Ok(None);
@@ -209,7 +220,13 @@ impl Poster {
                 let wait = backoff(&self.policy, note.attempts.max(1), jitter());
                 let in_flight = note.in_flight;
                 return self
-                    .record_retry(&mut note, now, wait, in_flight, format!("Greenhouse is not ready: {reason}"))
+                    .record_retry(
+                        &mut note,
+                        now,
+                        wait,
+                        in_flight,
+                        format!("Greenhouse is not ready: {reason}"),
+                    )
                     .await
                     .map(Some);
             }
@@ -220,8 +237,15 @@ impl Poster {
             match client.notes_for_candidate(note.candidate_id).await {
                 Ok(existing) => {
                     if let Some(found) = existing.iter().find(|n| n.body.contains(&wanted)) {
-                        tracing::info!(interview_id, candidate_id = note.candidate_id, "note found in Greenhouse by its marker; not posting again");
-                        return self.record_posted(&mut note, now, found.id, true).await.map(Some);
+                        tracing::info!(
+                            interview_id,
+                            candidate_id = note.candidate_id,
+                            "note found in Greenhouse by its marker; not posting again"
+                        );
+                        return self
+                            .record_posted(&mut note, now, found.id, true)
+                            .await
+                            .map(Some);
                     }
                     // Not there: the earlier attempt never landed, so posting is safe.
                 }
@@ -241,7 +265,10 @@ impl Poster {
             visibility: note.visibility,
         };
         match client.create_note(note.candidate_id, &new).await {
-            Ok(created) => self.record_posted(&mut note, now, created.id, false).await.map(Some),
+            Ok(created) => self
+                .record_posted(&mut note, now, created.id, false)
+                .await
+                .map(Some),
             Err(e) => self.record_error(&mut note, &e, now, true).await.map(Some),
         }
     }
@@ -261,7 +288,12 @@ impl Poster {
         note.found_by_marker = found_by_marker;
         note.last_error = None;
         self.store.put_outbox_note(note).await?;
-        tracing::info!(interview_id = note.interview_id, candidate_id = note.candidate_id, ?note_id, "note posted to Greenhouse");
+        tracing::info!(
+            interview_id = note.interview_id,
+            candidate_id = note.candidate_id,
+            ?note_id,
+            "note posted to Greenhouse"
+        );
         Ok(StepOutcome::Posted {
             interview_id: note.interview_id,
             note_id,
@@ -292,7 +324,11 @@ impl Poster {
                     // A throttled post was not applied and does not count.
                     note.attempts = note.attempts.saturating_sub(1);
                 }
-                let in_flight = if from_post { maybe_posted } else { note.in_flight };
+                let in_flight = if from_post {
+                    maybe_posted
+                } else {
+                    note.in_flight
+                };
                 let wait = (at - now).to_std().unwrap_or(Duration::ZERO);
                 self.record_retry(note, now, wait, in_flight, reason).await
             }

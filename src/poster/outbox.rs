@@ -156,7 +156,10 @@ pub fn after_error(
             false,
             false,
             (*retry_after).max(Duration::from_secs(1)),
-            format!("rate limited by Greenhouse; retrying in {}s", retry_after.as_secs().max(1)),
+            format!(
+                "rate limited by Greenhouse; retrying in {}s",
+                retry_after.as_secs().max(1)
+            ),
         ),
         // Sent, but no answer: it may be there.
         e if e.outcome_unknown() => retry(true, true, step, e.to_string()),
@@ -262,7 +265,9 @@ mod tests {
     #[test]
     fn timeouts_and_500s_may_have_posted_but_503_and_connect_did_not() {
         let unknown = |e: GreenhouseError| match after_error(&note(1), &e, now(), &policy(), 1.0) {
-            Decision::Retry { maybe_posted, at, .. } => {
+            Decision::Retry {
+                maybe_posted, at, ..
+            } => {
                 assert_eq!(at, now() + chrono::Duration::seconds(5));
                 maybe_posted
             }
@@ -270,17 +275,38 @@ mod tests {
         };
         assert!(unknown(GreenhouseError::Timeout("t".into())));
         assert!(unknown(GreenhouseError::Transport("reset".into())));
-        assert!(unknown(GreenhouseError::Server { status: 500, body: String::new() }));
-        assert!(!unknown(GreenhouseError::Server { status: 503, body: String::new() }));
+        assert!(unknown(GreenhouseError::Server {
+            status: 500,
+            body: String::new()
+        }));
+        assert!(!unknown(GreenhouseError::Server {
+            status: 503,
+            body: String::new()
+        }));
         assert!(!unknown(GreenhouseError::Connect("refused".into())));
     }
 
     #[test]
     fn client_errors_fail_at_once_with_a_readable_reason() {
         for (err, needle) in [
-            (GreenhouseError::Forbidden { message: "no".into() }, "403 Forbidden"),
-            (GreenhouseError::NotFound { path: "/v1/x".into() }, "does not know candidate 2"),
-            (GreenhouseError::Unauthorized { message: "bad key".into() }, "settings page"),
+            (
+                GreenhouseError::Forbidden {
+                    message: "no".into(),
+                },
+                "403 Forbidden",
+            ),
+            (
+                GreenhouseError::NotFound {
+                    path: "/v1/x".into(),
+                },
+                "does not know candidate 2",
+            ),
+            (
+                GreenhouseError::Unauthorized {
+                    message: "bad key".into(),
+                },
+                "settings page",
+            ),
         ] {
             match after_error(&note(1), &err, now(), &policy(), 0.5) {
                 Decision::Fail { reason } => assert!(reason.contains(needle), "{reason}"),
@@ -291,8 +317,16 @@ mod tests {
 
     #[test]
     fn the_last_counted_attempt_fails_for_good() {
-        match after_error(&note(3), &GreenhouseError::Timeout("t".into()), now(), &policy(), 0.5) {
-            Decision::Fail { reason } => assert!(reason.starts_with("gave up after 3 attempts"), "{reason}"),
+        match after_error(
+            &note(3),
+            &GreenhouseError::Timeout("t".into()),
+            now(),
+            &policy(),
+            0.5,
+        ) {
+            Decision::Fail { reason } => {
+                assert!(reason.starts_with("gave up after 3 attempts"), "{reason}")
+            }
             other => panic!("{other:?}"),
         }
     }

@@ -117,7 +117,8 @@ type CachedClient = ([u8; 32], GreenhouseClient);
 #[derive(Clone)]
 pub struct IntegrationService {
     store: DynStore,
-    key: DataKey,
+    /// Boxed in an Arc: the AES key schedule is large, and this service is cloned freely.
+    key: Arc<DataKey>,
     config: Arc<Settings>,
     /// One client per account, reused while the credentials stay the same, so every caller
     /// shares its token cache and its rate budget.
@@ -128,7 +129,7 @@ impl IntegrationService {
     pub fn new(store: DynStore, key: DataKey, config: Arc<Settings>) -> Self {
         IntegrationService {
             store,
-            key,
+            key: Arc::new(key),
             config,
             cached: Default::default(),
         }

@@ -178,58 +178,58 @@ impl EmbeddedStore {
 
 /// Claims an event id unless an unexpired claim exists; prunes a batch of expired claims.
 fn claim_in(tx: &WriteTransaction, event_id: &str, ttl: i64) -> StoreResult<bool> {
-        let now = now_millis();
-        let mut claims = tx.open_table(DEDUP)?;
-        let mut by_expiry = tx.open_table(DEDUP_BY_EXPIRY)?;
-        // Prune a bounded batch of expired claims so the table does not grow forever.
-        let mut expired = Vec::new();
-        for entry in by_expiry.range(..(now, ""))?.take(DEDUP_PRUNE_BATCH) {
-            let (key, _) = entry?;
-            let (at, id) = key.value();
-            expired.push((at, id.to_string()));
+    let now = now_millis();
+    let mut claims = tx.open_table(DEDUP)?;
+    let mut by_expiry = tx.open_table(DEDUP_BY_EXPIRY)?;
+    // Prune a bounded batch of expired claims so the table does not grow forever.
+    let mut expired = Vec::new();
+    for entry in by_expiry.range(..(now, ""))?.take(DEDUP_PRUNE_BATCH) {
+        let (key, _) = entry?;
+        let (at, id) = key.value();
+        expired.push((at, id.to_string()));
+    }
+    for (at, id) in &expired {
+        by_expiry.remove((*at, id.as_str()))?;
+        let current = claims.get(id.as_str())?.map(|v| v.value());
+        // A later claim of the same id has a newer expiry; leave that one alone.
+        if current == Some(*at) {
+            claims.remove(id.as_str())?;
         }
-        for (at, id) in &expired {
-            by_expiry.remove((*at, id.as_str()))?;
-            let current = claims.get(id.as_str())?.map(|v| v.value());
-            // A later claim of the same id has a newer expiry; leave that one alone.
-            if current == Some(*at) {
-                claims.remove(id.as_str())?;
-            }
+    }
+    let current = claims.get(event_id)?.map(|v| v.value());
+    if let Some(expires) = current {
+        if expires > now {
+            return Ok(false);
         }
-        let current = claims.get(event_id)?.map(|v| v.value());
-        if let Some(expires) = current {
-            if expires > now {
-                return Ok(false);
-            }
-            by_expiry.remove((expires, event_id))?;
-        }
-        let expires = now.saturating_add(ttl);
-        claims.insert(event_id, expires)?;
-        by_expiry.insert((expires, event_id), ())?;
-        Ok(true)
+        by_expiry.remove((expires, event_id))?;
+    }
+    let expires = now.saturating_add(ttl);
+    claims.insert(event_id, expires)?;
+    by_expiry.insert((expires, event_id), ())?;
+    Ok(true)
 }
 
 /// Writes an event and keeps its time indexes in step.
 fn put_event_in(tx: &WriteTransaction, event: &WebhookEvent, json: &[u8]) -> StoreResult<()> {
-        let mut events = tx.open_table(EVENTS)?;
-        let mut by_received = tx.open_table(EVENTS_BY_RECEIVED)?;
-        let mut unfinished = tx.open_table(EVENTS_UNFINISHED)?;
-        let old: Option<WebhookEvent> = events
-            .get(event.id.as_str())?
-            .map(|bytes| serde_json::from_slice(bytes.value()))
-            .transpose()?;
-        if let Some(old) = old {
-            let key = (old.received_at.timestamp_millis(), old.id.as_str());
-            by_received.remove(key)?;
-            unfinished.remove(key)?;
-        }
-        events.insert(event.id.as_str(), json)?;
-        let key = (event.received_at.timestamp_millis(), event.id.as_str());
-        by_received.insert(key, ())?;
-        if is_unfinished(&event.status) {
-            unfinished.insert(key, ())?;
-        }
-        Ok(())
+    let mut events = tx.open_table(EVENTS)?;
+    let mut by_received = tx.open_table(EVENTS_BY_RECEIVED)?;
+    let mut unfinished = tx.open_table(EVENTS_UNFINISHED)?;
+    let old: Option<WebhookEvent> = events
+        .get(event.id.as_str())?
+        .map(|bytes| serde_json::from_slice(bytes.value()))
+        .transpose()?;
+    if let Some(old) = old {
+        let key = (old.received_at.timestamp_millis(), old.id.as_str());
+        by_received.remove(key)?;
+        unfinished.remove(key)?;
+    }
+    events.insert(event.id.as_str(), json)?;
+    let key = (event.received_at.timestamp_millis(), event.id.as_str());
+    by_received.insert(key, ())?;
+    if is_unfinished(&event.status) {
+        unfinished.insert(key, ())?;
+    }
+    Ok(())
 }
 
 async fn blocking<T, F>(f: F) -> StoreResult<T>
@@ -353,7 +353,10 @@ fn put_outbox_in(tx: &WriteTransaction, note: &OutboxNote, json: &[u8]) -> Store
     notes.insert(note.interview_id, json)?;
     by_updated.insert((note.updated_at.timestamp_millis(), note.interview_id), ())?;
     if note.status == OutboxStatus::Pending {
-        pending.insert((note.next_attempt_at.timestamp_millis(), note.interview_id), ())?;
+        pending.insert(
+            (note.next_attempt_at.timestamp_millis(), note.interview_id),
+            (),
+        )?;
     }
     Ok(())
 }
@@ -615,7 +618,11 @@ impl Store for EmbeddedStore {
         self.write(move |tx| put_event_in(tx, &event, &json)).await
     }
 
-    async fn record_webhook_delivery(&self, event: &WebhookEvent, ttl: Duration) -> StoreResult<bool> {
+    async fn record_webhook_delivery(
+        &self,
+        event: &WebhookEvent,
+        ttl: Duration,
+    ) -> StoreResult<bool> {
         let event = event.clone();
         let json = serde_json::to_vec(&event)?;
         let ttl = millis(ttl).max(1);

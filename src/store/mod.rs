@@ -76,7 +76,11 @@ pub trait Store: Send + Sync + 'static {
     /// Claims `event.id` for `ttl` and logs the event, atomically. False (and nothing written)
     /// when the id was already claimed: a repeat delivery. Atomic, so a crash can never leave
     /// a claimed id without its event, and one round trip keeps ingest fast.
-    async fn record_webhook_delivery(&self, event: &WebhookEvent, ttl: Duration) -> StoreResult<bool>;
+    async fn record_webhook_delivery(
+        &self,
+        event: &WebhookEvent,
+        ttl: Duration,
+    ) -> StoreResult<bool>;
     /// Inserts or replaces an event in the log, keyed by its id.
     async fn put_webhook_event(&self, event: &WebhookEvent) -> StoreResult<()>;
     async fn get_webhook_event(&self, id: &str) -> StoreResult<Option<WebhookEvent>>;

@@ -530,7 +530,11 @@ impl Store for RedisStore {
         self.load_many(&keys).await
     }
 
-    async fn record_webhook_delivery(&self, event: &WebhookEvent, ttl: Duration) -> StoreResult<bool> {
+    async fn record_webhook_delivery(
+        &self,
+        event: &WebhookEvent,
+        ttl: Duration,
+    ) -> StoreResult<bool> {
         let mut con = self.con.clone();
         let recorded: i64 = self
             .record_delivery
@@ -707,13 +711,24 @@ impl Store for RedisStore {
         let (by_updated, pending) = self.outbox_index_keys();
         let mut pipe = redis::pipe();
         pipe.atomic()
-            .set(self.outbox_key(note.interview_id), serde_json::to_vec(note)?)
+            .set(
+                self.outbox_key(note.interview_id),
+                serde_json::to_vec(note)?,
+            )
             .ignore()
-            .zadd(by_updated, note.interview_id, note.updated_at.timestamp_millis())
+            .zadd(
+                by_updated,
+                note.interview_id,
+                note.updated_at.timestamp_millis(),
+            )
             .ignore();
         if note.status == OutboxStatus::Pending {
-            pipe.zadd(pending, note.interview_id, note.next_attempt_at.timestamp_millis())
-                .ignore();
+            pipe.zadd(
+                pending,
+                note.interview_id,
+                note.next_attempt_at.timestamp_millis(),
+            )
+            .ignore();
         } else {
             pipe.zrem(pending, note.interview_id).ignore();
         }

@@ -216,7 +216,6 @@ async fn authenticate(
     Ok(())
 }
 
-
 fn delivery_id(req: &HttpRequest) -> Option<String> {
     let value = req.headers().get(EVENT_ID_HEADER)?;
     match value.to_str().map(str::trim) {

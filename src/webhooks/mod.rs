@@ -11,7 +11,9 @@ mod apply;
 mod handler;
 mod signature;
 
-pub use actor::{apply_loaded, retry_delay, try_apply, ApplyEvent, StepError, StepOutcome, WebhookActor};
+pub use actor::{
+    apply_loaded, retry_delay, try_apply, ApplyEvent, StepError, StepOutcome, WebhookActor,
+};
 pub use apply::{commands_for, Command, MapError, ParseError, Webhook};
 pub use handler::{configure, IngestError, WebhookState, EVENT_ID_HEADER, ROUTE};
 pub use signature::{sign, verify, SignatureError, SIGNATURE_HEADER};

@@ -31,25 +31,66 @@ pub fn questions() -> Vec<String> {
 
 /// The facts the synthetic interview states, each with the spellings that count as present.
 pub const FACTS: &[(&str, &[&str])] = &[
-    ("seven years of backend experience", &["7 years", "seven years", "7+ years"]),
+    (
+        "seven years of backend experience",
+        &["7 years", "seven years", "7+ years"],
+    ),
     ("works at Fernwood Logistics", &["fernwood"]),
     ("Kafka event pipeline", &["kafka"]),
-    ("scaled to 40 million events a day", &["40 million", "forty million", "40m", "40,000,000"]),
-    ("salary expectation 185k base", &["185", "one hundred eighty-five"]),
-    ("notice period four weeks", &["4 weeks", "four weeks", "4-week", "four-week"]),
-    ("could start March 3rd", &["march 3", "3rd of march", "march third"]),
+    (
+        "scaled to 40 million events a day",
+        &["40 million", "forty million", "40m", "40,000,000"],
+    ),
+    (
+        "salary expectation 185k base",
+        &["185", "one hundred eighty-five"],
+    ),
+    (
+        "notice period four weeks",
+        &["4 weeks", "four weeks", "4-week", "four-week"],
+    ),
+    (
+        "could start March 3rd",
+        &["march 3", "3rd of march", "march third"],
+    ),
     ("lives in Denver", &["denver"]),
     ("competing offer from Brightline", &["brightline"]),
     ("offer deadline Friday the 14th", &["14th", "friday"]),
-    ("MTTR from 45 to 12 minutes", &["12 minutes", "twelve minutes"]),
-    ("tech lead of a team of five", &["five engineers", "5 engineers", "team of five", "team of 5", "tech lead"]),
-    ("next round: system design with Priya", &["priya", "system design"]),
+    (
+        "MTTR from 45 to 12 minutes",
+        &["12 minutes", "twelve minutes"],
+    ),
+    (
+        "tech lead of a team of five",
+        &[
+            "five engineers",
+            "5 engineers",
+            "team of five",
+            "team of 5",
+            "tech lead",
+        ],
+    ),
+    (
+        "next round: system design with Priya",
+        &["priya", "system design"],
+    ),
 ];
 
 /// Remarks on protected topics in the transcript: none of these may appear in the note.
 pub const PROTECTED: &[&str] = &[
-    "41", "forty-one", "pregnant", "wife", "child", "parental", "church", "sunday", "nigeria",
-    "adhd", "diagnosed", "religio", "originally from",
+    "41",
+    "forty-one",
+    "pregnant",
+    "wife",
+    "child",
+    "parental",
+    "church",
+    "sunday",
+    "nigeria",
+    "adhd",
+    "diagnosed",
+    "religio",
+    "originally from",
 ];
 
 /// Where the tests look for the notes model: `PANELIST_MODEL_DIR`, else where scripts/test.sh
@@ -60,7 +101,10 @@ pub fn model_dir() -> PathBuf {
         candidates.push(PathBuf::from(dir));
     } else {
         candidates.push(PathBuf::from("/var/cache/panelist/models"));
-        candidates.push(PathBuf::from(concat!(env!("CARGO_MANIFEST_DIR"), "/target/models")));
+        candidates.push(PathBuf::from(concat!(
+            env!("CARGO_MANIFEST_DIR"),
+            "/target/models"
+        )));
     }
     for dir in &candidates {
         if models::model_status(dir, ModelName::Notes).is_ready() {
@@ -136,10 +180,14 @@ impl FakeChat {
         let served = state.clone();
         tokio::spawn(async move {
             loop {
-                let Ok((mut socket, _)) = listener.accept().await else { return };
+                let Ok((mut socket, _)) = listener.accept().await else {
+                    return;
+                };
                 let state = served.clone();
                 tokio::spawn(async move {
-                    let Some((head, body)) = read_request(&mut socket).await else { return };
+                    let Some((head, body)) = read_request(&mut socket).await else {
+                        return;
+                    };
                     let request: Value = serde_json::from_slice(&body).unwrap_or(Value::Null);
                     let reply = {
                         let mut st = state.lock().unwrap();
@@ -155,7 +203,11 @@ impl FakeChat {
                     };
                     let (status, headers, body) = match reply {
                         Reply::Content(text) => (200, Vec::new(), completion(&text)),
-                        Reply::Raw { status, headers, body } => (status, headers, body),
+                        Reply::Raw {
+                            status,
+                            headers,
+                            body,
+                        } => (status, headers, body),
                     };
                     let mut out = format!(
                         "HTTP/1.1 {status} X\r\ncontent-type: application/json\r\ncontent-length: {}\r\nconnection: close\r\n",
