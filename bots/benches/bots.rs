@@ -20,7 +20,8 @@ use std::sync::Arc;
 use std::time::{Duration, Instant};
 
 use panelist_bots::janus::local::{
-    inside_namespace, rerun_in_namespace, setup_namespace, JanusOptions, JanusProcess, NETNS_ADDR,
+    inside_namespace, remove_leftovers, rerun_in_namespace, setup_namespace, JanusOptions,
+    JanusProcess, NETNS_ADDR,
 };
 use panelist_bots::janus::publisher::{JanusPublisher, PublisherSpec};
 use panelist_bots::janus::{FeedId, JanusConnector, JanusSettings};
@@ -125,14 +126,21 @@ fn main() {
     }));
     let _ = room.kill();
     let _ = room.wait();
+    // The child was killed, so nothing of its own cleaned up after it.
+    remove_leftovers(room_pid);
+    let _ = std::fs::remove_dir_all(speech_dir_of(room_pid));
     if let Err(p) = result {
         std::panic::resume_unwind(p);
     }
 }
 
+fn speech_dir_of(pid: u32) -> PathBuf {
+    std::env::temp_dir().join(format!("panelist-bench-speech-{pid}"))
+}
+
 /// The interview's two WAVs, made with scripts/gen-speech.sh.
 fn speech_dir() -> PathBuf {
-    let dir = std::env::temp_dir().join(format!("panelist-bench-speech-{}", std::process::id()));
+    let dir = speech_dir_of(std::process::id());
     let root = PathBuf::from(env!("CARGO_MANIFEST_DIR")).join("..");
     let ok = Command::new("bash")
         .arg(root.join("scripts/gen-speech.sh"))

@@ -12,7 +12,7 @@
 use std::collections::HashSet;
 
 use super::schema::{Claim, NotesDraft};
-use super::transcript::Turn;
+use super::transcript::{Role, Turn};
 
 /// How far (seconds) a claim's time may be from the turn that supports it before the claim is
 /// searched for in the rest of the chunk.
@@ -51,6 +51,17 @@ impl GroundingStats {
 /// Checks every claim of `draft` against `turns` (the chunk it was written from, plus context).
 /// `participants` are the speakers' names, which count as present everywhere.
 pub fn ground(draft: &mut NotesDraft, turns: &[Turn], participants: &[String]) -> GroundingStats {
+    ground_with_questions(draft, turns, participants, &[])
+}
+
+/// `ground`, also checking that each kit answer follows its question: an interviewer turn that
+/// shares words with the kit question, at most `ASKED_SECS` before the answer.
+pub fn ground_with_questions(
+    draft: &mut NotesDraft,
+    turns: &[Turn],
+    participants: &[String],
+    questions: &[String],
+) -> GroundingStats {
     let index: Vec<TurnFacts> = turns.iter().map(TurnFacts::new).collect();
     let people: HashSet<String> = participants
         .iter()
@@ -59,9 +70,15 @@ pub fn ground(draft: &mut NotesDraft, turns: &[Turn], participants: &[String]) -
         .collect();
     let corpus = Corpus::new(turns);
     let mut stats = GroundingStats::default();
-    let dropped = draft.retain_claims(|claim| {
+    let checker = Checker {
+        turns,
+        index: &index,
+        people: &people,
+        corpus: &corpus,
+    };
+    let mut check = |claim: &mut Claim, source: Source, stats: &mut GroundingStats| {
         stats.checked += 1;
-        match support(claim, turns, &index, &people, &corpus) {
+        match checker.support(claim, source) {
             Some(at) => {
                 if claim.at.is_none_or(|old| (old - at).abs() >= 1.0) {
                     stats.reanchored += 1;
@@ -73,18 +90,59 @@ pub fn ground(draft: &mut NotesDraft, turns: &[Turn], participants: &[String]) -
                 if stats.dropped.len() < 20 {
                     stats.dropped.push(claim.text.clone());
                 }
+                stats.unsupported += 1;
                 false
             }
         }
+    };
+    // What the candidate said, and what the model judged from it, must rest on the candidate's
+    // own words; facts and next steps may come from either side (the interviewer states the office
+    // days or the next round).
+    draft.answers.retain_mut(|a| {
+        let asked = questions
+            .get(a.question.wrapping_sub(1))
+            .is_none_or(|q| checker.was_asked(q, a.claim.at));
+        if !asked {
+            stats.checked += 1;
+            stats.unsupported += 1;
+            if stats.dropped.len() < 20 {
+                stats.dropped.push(a.claim.text.clone());
+            }
+            return false;
+        }
+        check(&mut a.claim, Source::Candidate, &mut stats)
     });
-    stats.unsupported = dropped;
+    draft
+        .strengths
+        .retain_mut(|c| check(c, Source::Candidate, &mut stats));
+    draft
+        .concerns
+        .retain_mut(|c| check(c, Source::Candidate, &mut stats));
+    draft
+        .facts
+        .retain_mut(|(_, c)| check(c, Source::Anyone, &mut stats));
+    draft
+        .next_steps
+        .retain_mut(|c| check(c, Source::Anyone, &mut stats));
     stats
 }
+
+/// Whose turns may support a claim's wording.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+enum Source {
+    Candidate,
+    Anyone,
+}
+
+/// How far before its answer (seconds) a kit question may have been asked.
+const ASKED_SECS: f64 = 600.0;
 
 /// What one turn offers as support.
 struct TurnFacts {
     numbers: Vec<f64>,
     words: HashSet<String>,
+    /// The words as written, for short names.
+    original: HashSet<String>,
     /// The words in order, for acronyms (`MTTR` = "mean time to recovery").
     sequence: Vec<String>,
     stems: HashSet<String>,
@@ -99,6 +157,7 @@ impl TurnFacts {
         TurnFacts {
             numbers: numbers(&toks, true),
             words: sequence.iter().cloned().collect(),
+            original: toks.iter().cloned().collect(),
             sequence,
             stems: content_stems(&text),
             currencies: currencies(&text),
@@ -109,6 +168,10 @@ impl TurnFacts {
     /// whose initials spell it.
     fn mentions(&self, name: &str) -> bool {
         let lower = name.to_lowercase();
+        // One or two letters ("A", "Go") match only as written: "company A" is not "a".
+        if name.chars().count() <= 2 {
+            return self.original.contains(name);
+        }
         if self.words.contains(&lower) {
             return true;
         }
@@ -122,96 +185,114 @@ impl TurnFacts {
     }
 }
 
-/// The time of the turn that supports `claim`, or `None`.
-fn support(
-    claim: &Claim,
-    turns: &[Turn],
-    index: &[TurnFacts],
-    people: &HashSet<String>,
-    corpus: &Corpus,
-) -> Option<f64> {
-    if turns.is_empty() {
-        return None;
-    }
-    let toks = tokens(&claim.text);
-    let nums = numbers(&toks, false);
-    let names: Vec<String> = names(&claim.text, corpus)
-        .into_iter()
-        .filter(|n| !people.contains(&n.to_lowercase()))
-        .collect();
-    let money = currencies(&claim.text);
+struct Checker<'a> {
+    turns: &'a [Turn],
+    index: &'a [TurnFacts],
+    people: &'a HashSet<String>,
+    corpus: &'a Corpus,
+}
 
-    // Turns to try, nearest to the claimed time first; without a time, in order.
-    let mut order: Vec<usize> = (0..turns.len()).collect();
-    if let Some(at) = claim.at {
-        order.sort_by(|&a, &b| {
-            (turns[a].start - at)
-                .abs()
-                .total_cmp(&(turns[b].start - at).abs())
-        });
+impl Checker<'_> {
+    /// Whether an interviewer turn at most `ASKED_SECS` before `at` (or anywhere, without a time)
+    /// shares words with `question`.
+    fn was_asked(&self, question: &str, at: Option<f64>) -> bool {
+        let stems = content_stems(question);
+        let needed = stems.len().min(2);
+        self.turns.iter().zip(self.index).any(|(t, f)| {
+            t.role != Some(Role::Candidate)
+                && at.is_none_or(|at| t.start <= at + SNAP_SECS && at - t.start <= ASKED_SECS)
+                && f.stems.intersection(&stems).count() >= needed
+        })
     }
-    let window = |i: usize| i.saturating_sub(WINDOW)..(i + WINDOW + 1).min(turns.len());
 
-    if nums.is_empty() && names.is_empty() {
-        // Nothing checkable: the turn the time names if the talk around it shares a word with the
-        // claim, else the nearby turn it shares most words with.
+    /// The time of the turn that supports `claim`, or `None`.
+    fn support(&self, claim: &Claim, source: Source) -> Option<f64> {
+        let (turns, index) = (self.turns, self.index);
+        if turns.is_empty() {
+            return None;
+        }
+        let toks = tokens(&claim.text);
+        let nums = numbers(&toks, false);
+        let names: Vec<String> = names(&claim.text, self.corpus)
+            .into_iter()
+            .filter(|n| !self.people.contains(&n.to_lowercase()))
+            .collect();
+        let money = currencies(&claim.text);
         let stems = content_stems(&claim.text);
+        let speaks = |j: usize| source == Source::Anyone || turns[j].role == Some(Role::Candidate);
+        // The words of the claim must be about what was said around it (this catches examples
+        // copied from the prompt and generic praise).
+        let related = |w: std::ops::Range<usize>| {
+            stems.is_empty() || w.clone().any(|j| speaks(j) && !index[j].stems.is_disjoint(&stems))
+        };
+
+        // Turns to try, nearest to the claimed time first; without a time, in order.
+        let mut order: Vec<usize> = (0..turns.len()).collect();
         if let Some(at) = claim.at {
-            let nearest = order[0];
-            let related = window(nearest).any(|j| !index[j].stems.is_disjoint(&stems));
-            if (turns[nearest].start - at).abs() <= SNAP_SECS && related {
-                return Some(turns[nearest].start);
+            order.sort_by(|&a, &b| {
+                (turns[a].start - at)
+                    .abs()
+                    .total_cmp(&(turns[b].start - at).abs())
+            });
+        }
+        let window = |i: usize| i.saturating_sub(WINDOW)..(i + WINDOW + 1).min(turns.len());
+
+        if nums.is_empty() && names.is_empty() {
+            // Nothing checkable: the turn the time names if the talk around it shares a word with
+            // the claim, else the nearby turn it shares most words with.
+            if let Some(at) = claim.at {
+                let nearest = order[0];
+                if (turns[nearest].start - at).abs() <= SNAP_SECS
+                    && !stems.is_empty()
+                    && related(window(nearest))
+                {
+                    return Some(turns[nearest].start);
+                }
+            }
+            let best = order
+                .iter()
+                .copied()
+                .filter(|&i| speaks(i))
+                .filter(|&i| claim.at.is_none_or(|at| (turns[i].start - at).abs() <= NEAR_SECS))
+                .map(|i| (i, index[i].stems.intersection(&stems).count()))
+                .max_by_key(|&(i, score)| (score, usize::MAX - i));
+            let needed = if claim.at.is_some() { 1 } else { 2 };
+            return best
+                .filter(|&(_, score)| score >= needed)
+                .map(|(i, _)| turns[i].start);
+        }
+
+        for &i in &order {
+            let w = window(i);
+            let all_numbers = nums
+                .iter()
+                .all(|n| w.clone().any(|j| index[j].numbers.iter().any(|m| same(*m, *n))));
+            let all_names = names
+                .iter()
+                .all(|name| w.clone().any(|j| index[j].mentions(name)));
+            let money_ok = money.is_empty() || {
+                let seen: HashSet<Currency> =
+                    w.clone().flat_map(|j| index[j].currencies.clone()).collect();
+                seen.is_empty() || money.iter().any(|c| seen.contains(c))
+            };
+            if all_numbers && all_names && money_ok && related(w.clone()) {
+                // The turn of the window that says the most of it is where the claim comes from.
+                let best = w
+                    .clone()
+                    .max_by_key(|&j| {
+                        let n = nums
+                            .iter()
+                            .filter(|n| index[j].numbers.iter().any(|m| same(*m, **n)))
+                            .count();
+                        let m = names.iter().filter(|name| index[j].mentions(name)).count();
+                        (n + m, usize::from(j == i))
+                    })
+                    .unwrap_or(i);
+                return Some(turns[best].start);
             }
         }
-        let best = order
-            .iter()
-            .copied()
-            .filter(|&i| {
-                claim
-                    .at
-                    .is_none_or(|at| (turns[i].start - at).abs() <= NEAR_SECS)
-            })
-            .map(|i| (i, index[i].stems.intersection(&stems).count()))
-            .max_by_key(|&(i, score)| (score, usize::MAX - i));
-        let needed = if claim.at.is_some() { 1 } else { 2 };
-        return best
-            .filter(|&(_, score)| score >= needed)
-            .map(|(i, _)| turns[i].start);
+        None
     }
-
-    for &i in &order {
-        let w = window(i);
-        let all_numbers = nums.iter().all(|n| {
-            w.clone()
-                .any(|j| index[j].numbers.iter().any(|m| same(*m, *n)))
-        });
-        let all_names = names
-            .iter()
-            .all(|name| w.clone().any(|j| index[j].mentions(name)));
-        let money_ok = money.is_empty() || {
-            let seen: HashSet<Currency> = w
-                .clone()
-                .flat_map(|j| index[j].currencies.clone())
-                .collect();
-            seen.is_empty() || money.iter().any(|c| seen.contains(c))
-        };
-        if all_numbers && all_names && money_ok {
-            // The turn of the window that says the most of it is where the claim comes from.
-            let best = w
-                .clone()
-                .max_by_key(|&j| {
-                    let n = nums
-                        .iter()
-                        .filter(|n| index[j].numbers.iter().any(|m| same(*m, **n)))
-                        .count();
-                    let m = names.iter().filter(|name| index[j].mentions(name)).count();
-                    (n + m, usize::from(j == i))
-                })
-                .unwrap_or(i);
-            return Some(turns[best].start);
-        }
-    }
-    None
 }
 
 /// How the transcript uses words: which it writes in lower case (ordinary words) and which it
@@ -423,7 +504,11 @@ fn numbers(toks: &[String], lenient: bool) -> Vec<f64> {
         let tok = &toks[i];
         let lower = tok.to_lowercase();
         // Claims: "one" and "first" are mostly not numbers ("one of the", "first project").
-        let skip_word = !lenient && matches!(lower.as_str(), "one" | "first" | "second");
+        let next_is_number = toks
+            .get(i + 1)
+            .is_some_and(|n| scale_of(n).is_some() || word_value(n).is_some());
+        let skip_word =
+            !lenient && matches!(lower.as_str(), "one" | "first" | "second") && !next_is_number;
         let mut value: Option<f64> = None;
         let mut consumed = 1;
         if tok.chars().any(|c| c.is_ascii_digit()) {

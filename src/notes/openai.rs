@@ -239,8 +239,7 @@ fn parse_retry_after(v: &str) -> Option<Duration> {
 
 fn snippet(bytes: &[u8]) -> String {
     let text = String::from_utf8_lossy(bytes);
-    let t: String = text.trim().chars().take(BODY_SNIPPET).collect();
-    t
+    text.trim().chars().take(BODY_SNIPPET).collect()
 }
 
 /// A reqwest error with its causes, naming only the URL's host and path (never its query).

@@ -11,7 +11,7 @@ use super::engine::{ChatRequest, DynSummarizer};
 use super::grounding::{self, GroundingStats};
 use super::guard::{self, GuardStats, Redactor};
 use super::llm_protocol::{ChatMessage, Usage};
-use super::prompt::{self, PromptContext};
+use super::prompt::{self, Pass, PromptContext};
 use super::schema::{self, Claim, FactKind, NotesDraft};
 use super::transcript::{Role, Turn};
 use super::NotesError;
@@ -124,8 +124,7 @@ impl NotesPipeline {
     /// Transcript tokens a chunk may hold so that the prompt, the running summary, the context
     /// lines and the completion fit the engine's context.
     pub fn chunk_budget(&self) -> Result<usize, NotesError> {
-        let fixed = prompt::estimate_messages(std::slice::from_ref(&self.system))
-            + 200 // running summary and the user message's own words
+        let fixed = prompt::overhead_tokens(&self.ctx)
             + 120 * self.options.context_turns
             + self.options.max_output_tokens as usize
             + 64;
@@ -194,6 +193,13 @@ impl NotesPipeline {
     }
 
     async fn summarise(&mut self, start: usize, end: usize) -> ChunkReport {
+        self.summarise_chunk(start, end, false).await
+    }
+
+    /// `tail`: the last chunk at hang-up. When it is short and there is a summary already, only
+    /// its facts are read: the last minutes are wrap-up and next steps, and the notes are wanted
+    /// now.
+    async fn summarise_chunk(&mut self, start: usize, end: usize, tail: bool) -> ChunkReport {
         let started = Instant::now();
         let index = self.reports.len();
         let from_ctx = start.saturating_sub(self.options.context_turns);
@@ -206,12 +212,24 @@ impl NotesPipeline {
             to: part.last().map(|t| t.end.max(t.start)).unwrap_or_default(),
             ..ChunkReport::default()
         };
-        match self.ask(&context, &part, &mut report).await {
+        let short = self.all[start..end]
+            .iter()
+            .map(|t| prompt::estimate_tokens(&prompt::transcript_line(t)))
+            .sum::<usize>()
+            * 100
+            < self.options.chunk_tokens * SHORT_TAIL_PERCENT;
+        let facts_only = tail && short && !self.summary.is_empty();
+        match self.ask(&context, &part, facts_only, &mut report).await {
             Ok(mut draft) => {
                 let guarded = guard::filter_draft(&mut draft);
                 self.guard.add(&guarded);
                 let window: Vec<Turn> = self.all[from_ctx..end].to_vec();
-                let grounded = grounding::ground(&mut draft, &window, &self.participants);
+                let grounded = grounding::ground_with_questions(
+                    &mut draft,
+                    &window,
+                    &self.participants,
+                    &self.ctx.questions,
+                );
                 self.grounding.add(&grounded);
                 let (summary, dropped) =
                     grounding::ground_text(&draft.summary, &self.all[..end], &self.participants);
@@ -242,9 +260,39 @@ impl NotesPipeline {
         report
     }
 
-    /// Asks the engine about one chunk until the reply reads as the schema.
+    /// Both passes over one chunk (or only the facts pass).
     async fn ask(
         &mut self,
+        context: &[Turn],
+        part: &[Turn],
+        facts_only: bool,
+        report: &mut ChunkReport,
+    ) -> Result<NotesDraft, NotesError> {
+        let facts = match self.ask_pass(Pass::Facts, context, part, report).await {
+            Err(NotesError::ContextOverflow(detail)) if part.len() > 1 => {
+                // The estimate was off for this text: halve the chunk and do both halves.
+                tracing::warn!(%detail, "notes: prompt too long for the model; splitting the chunk");
+                let mid = part.len() / 2;
+                let first = Box::pin(self.ask(context, &part[..mid], facts_only, report)).await?;
+                let second =
+                    Box::pin(self.ask(&part[..mid], &part[mid..], facts_only, report)).await?;
+                return Ok(concat(first, second));
+            }
+            other => other?,
+        };
+        if facts_only {
+            return Ok(facts);
+        }
+        let assessment = self
+            .ask_pass(Pass::Assessment, context, part, report)
+            .await?;
+        Ok(concat(facts, assessment))
+    }
+
+    /// Asks the engine for one pass over one chunk until the reply reads as the schema.
+    async fn ask_pass(
+        &mut self,
+        pass: Pass,
         context: &[Turn],
         part: &[Turn],
         report: &mut ChunkReport,
@@ -255,12 +303,14 @@ impl NotesPipeline {
             .context_tokens()
             .saturating_sub(self.options.max_output_tokens as usize + 32);
         let mut context = context;
-        let mut user = prompt::user_message(&self.summary, context, part);
+        let message =
+            |context: &[Turn]| prompt::user_message(pass, &self.ctx, &self.summary, context, part);
+        let mut user = message(context);
         while !context.is_empty()
             && prompt::estimate_messages(&[self.system.clone(), user.clone()]) > room
         {
             context = &context[1..];
-            user = prompt::user_message(&self.summary, context, part);
+            user = message(context);
         }
         let mut messages = vec![self.system.clone(), user];
         let mut last_problem = String::new();
@@ -272,23 +322,13 @@ impl NotesPipeline {
                 temperature: self.options.temperature,
                 json: true,
             };
-            let completion = match self.engine.complete(&request).await {
-                Ok(c) => c,
-                Err(NotesError::ContextOverflow(detail)) if part.len() > 1 => {
-                    // The estimate was off for this text: halve the chunk and try both halves.
-                    tracing::warn!(%detail, "notes: prompt too long for the model; splitting the chunk");
-                    let mid = part.len() / 2;
-                    let first = Box::pin(self.ask(context, &part[..mid], report)).await?;
-                    let second = Box::pin(self.ask(&part[..mid], &part[mid..], report)).await?;
-                    return Ok(concat(first, second));
-                }
-                Err(e) => return Err(e),
-            };
+            let completion = self.engine.complete(&request).await?;
             add_usage(&mut report.usage, &completion.usage);
+            tracing::trace!(?pass, reply = %completion.text, "notes: model reply");
             match schema::parse_reply(&completion.text, &self.ctx.questions) {
                 Ok(draft) => return Ok(draft),
                 Err(schema::ReplyError(problem)) => {
-                    tracing::warn!(attempt, %problem, finish = %completion.finish_reason, "notes: unreadable reply");
+                    tracing::warn!(attempt, ?pass, %problem, finish = %completion.finish_reason, "notes: unreadable reply");
                     let excerpt: String = completion.text.chars().take(600).collect();
                     messages.truncate(2);
                     messages.push(ChatMessage {
@@ -314,7 +354,8 @@ impl NotesPipeline {
         while let Some(end) = self.cut(budget, true) {
             let start = self.next;
             self.next = end;
-            self.summarise(start, end).await;
+            let tail = end == self.all.len();
+            self.summarise_chunk(start, end, tail).await;
         }
         let retry: Vec<(usize, usize)> = std::mem::take(&mut self.failed);
         for (start, end) in retry {
@@ -424,6 +465,9 @@ fn push_distinct(into: &mut Vec<Claim>, claim: &Claim, cap: usize) {
     }
 }
 
+/// A last chunk shorter than this share of `chunk_tokens` (percent) gets only the facts pass.
+const SHORT_TAIL_PERCENT: usize = 35;
+
 /// At most this many of each list in the final note: notes are read in a minute.
 const MAX_LIST: usize = 6;
 const MAX_ANSWERS_PER_QUESTION: usize = 2;
@@ -456,6 +500,12 @@ pub fn merge(partials: &[NotesDraft], questions: usize) -> NotesDraft {
             push_distinct(&mut out.next_steps, c, MAX_LIST);
         }
     }
+    // A point the model listed as both a strength and a concern says nothing: keep neither.
+    let (strengths, concerns) = (out.strengths.clone(), out.concerns.clone());
+    out.strengths
+        .retain(|s| !concerns.iter().any(|c| similar(&c.text, &s.text)));
+    out.concerns
+        .retain(|c| !strengths.iter().any(|s| similar(&c.text, &s.text)));
     for kind in FactKind::ALL {
         let cap = if kind.is_list() { 4 } else { 2 };
         let mut values: Vec<Claim> = Vec::new();

@@ -1,11 +1,15 @@
-//! The prompts, shared by every engine so both give the same note structure. The system message
-//! holds everything that stays the same for an interview (rules, schema, kit questions), so a
-//! local model reuses its KV cache for it from one chunk to the next; the user message carries
-//! the summary so far and the new part of the transcript.
+//! The prompts, shared by every engine so both give the same note structure.
+//!
+//! Each chunk is read in two passes with narrow tasks, which a small model follows far better than
+//! one request for everything: the *facts* pass (key facts and next steps, copied as short phrases)
+//! and the *assessment* pass (kit answers, strengths, concerns, the running summary). Both
+//! messages put the transcript first and the task last, so the second pass shares its whole
+//! prompt prefix with the first and a local model reuses the KV cache for it: the chunk is read
+//! once, only the short task and the answer cost time.
 
 use super::llm_protocol::ChatMessage;
 use super::schema::FactKind;
-use super::transcript::{Role, Turn};
+use super::transcript::{clock, Role, Turn};
 
 /// What the prompts need to know about the interview.
 #[derive(Debug, Clone, Default)]
@@ -16,55 +20,38 @@ pub struct PromptContext {
     pub job: Option<String>,
 }
 
+/// The two passes over each chunk.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub enum Pass {
+    Facts,
+    Assessment,
+}
+
 pub fn system_message(ctx: &PromptContext) -> ChatMessage {
-    let mut s = String::new();
-    s.push_str(&format!(
+    let mut s = format!(
         "You take notes on a job interview for the hiring team. The candidate is {}.",
         ctx.candidate
-    ));
+    );
     if !ctx.interviewers.is_empty() {
         s.push_str(&format!(
-            " The interviewers are {}.",
-            ctx.interviewers.join(", ")
+            " The interviewer is {}.",
+            ctx.interviewers.join(" and ")
         ));
     }
     if let Some(job) = &ctx.job {
         s.push_str(&format!(" The job is {job}."));
     }
     s.push_str(
-        " You read the transcript one part at a time. Each line is `[mm:ss] Name (role): words`.\n\n\
+        " Transcript lines look like `[mm:ss] Name (role): words`.\n\
          Rules:\n\
          - Use only what the transcript says. Never add a number, date, amount or name that is not in it.\n\
-         - Report what the candidate says. An interviewer's question or statement is not a fact about the candidate.\n\
-         - Every item has \"at\": the [mm:ss] of the line it comes from, copied exactly.\n\
-         - Keep each item short: one sentence, at most 25 words, in plain words.\n\
-         - Leave out age, family, children, pregnancy, marriage, religion, nationality, ethnicity, health, disability and other personal matters. Lines marked [personal remark removed] are not to be mentioned.\n\
-         - If this part says nothing about a key, leave the key out.\n",
+         - Report what the candidate says about themselves; an interviewer's words are not facts about the candidate.\n\
+         - Every item has \"at\": the [mm:ss] of the line it comes from.\n\
+         - Write short plain phrases in the third person, at most 15 words each.\n\
+         - Never mention age, family, children, pregnancy, marriage, religion, nationality, ethnicity, health or disability. \
+         [personal remark removed] marks text you must ignore.\n\
+         - Reply with one JSON object and nothing else.",
     );
-    if ctx.questions.is_empty() {
-        s.push_str("\nThere are no interview kit questions; leave \"answers\" out.\n");
-    } else {
-        s.push_str("\nInterview kit questions:\n");
-        for (i, q) in ctx.questions.iter().enumerate() {
-            s.push_str(&format!("{}. {}\n", i + 1, q.trim()));
-        }
-    }
-    s.push_str(
-        "\nReply with one JSON object with these keys:\n\
-         \"summary\": 2 or 3 sentences about the candidate covering the whole interview so far (the summary before this part, updated),\n\
-         \"answers\": [{\"q\": question number, \"answer\": what the candidate answered, \"at\": \"mm:ss\"}] for kit questions answered in this part,\n\
-         \"strengths\": [{\"text\": ..., \"at\": \"mm:ss\"}],\n\
-         \"concerns\": [{\"text\": ..., \"at\": \"mm:ss\"}],\n",
-    );
-    for kind in FactKind::ALL {
-        let shape = if kind.is_list() {
-            "[{\"text\": ..., \"at\": \"mm:ss\"}]"
-        } else {
-            "{\"text\": ..., \"at\": \"mm:ss\"}"
-        };
-        s.push_str(&format!("\"{}\": {shape} ({}),\n", kind.key(), kind.hint()));
-    }
-    s.push_str("\"next_steps\": [{\"text\": ..., \"at\": \"mm:ss\"}] (what was agreed to happen after the interview).\n");
     ChatMessage {
         role: "system".into(),
         content: s,
@@ -80,30 +67,99 @@ pub fn transcript_line(t: &Turn) -> String {
 /// The running summary is cut to this many characters in the prompt, keeping prompts bounded.
 const SUMMARY_CHARS: usize = 450;
 
-pub fn user_message(summary_so_far: &str, context: &[Turn], part: &[Turn]) -> ChatMessage {
+fn transcript_block(context: &[Turn], part: &[Turn]) -> String {
     let mut s = String::new();
-    let summary_so_far: String = summary_so_far.chars().take(SUMMARY_CHARS).collect();
-    if summary_so_far.trim().is_empty() {
-        s.push_str("This part is the start of the interview.\n");
-    } else {
-        s.push_str(&format!(
-            "Summary of the interview before this part: {}\n",
-            summary_so_far.trim()
-        ));
-    }
     if !context.is_empty() {
-        s.push_str("\nThe lines just before this part (already covered):\n");
+        s.push_str("Earlier lines, for context only:\n");
         for t in context {
             s.push_str(&transcript_line(t));
             s.push('\n');
         }
+        s.push('\n');
     }
-    s.push_str("\nTranscript part:\n");
+    let from = part.first().map(|t| clock(t.start)).unwrap_or_default();
+    let to = part.last().map(|t| clock(t.start)).unwrap_or_default();
+    s.push_str(&format!("Transcript part ({from} to {to}):\n"));
     for t in part {
         s.push_str(&transcript_line(t));
         s.push('\n');
     }
-    s.push_str("\nReply with the JSON object only.");
+    s
+}
+
+fn facts_task() -> String {
+    let mut s = String::from(
+        "\nTask: list the candidate's key facts that this part of the transcript states. Use only these keys, \
+         and leave out every key this part says nothing about:\n",
+    );
+    for kind in FactKind::ALL {
+        let shape = if kind.is_list() {
+            "a list of items"
+        } else {
+            "one item"
+        };
+        s.push_str(&format!("- \"{}\": {shape}: {}\n", kind.key(), kind.hint()));
+    }
+    s.push_str(
+        "- \"next_steps\": a list of items: what happens after the interview\n\
+         An item is {\"text\": \"short phrase\", \"at\": \"mm:ss\"}. Example of the format (not of content): \
+         {\"experience\": {\"text\": \"6 years as a data engineer\", \"at\": \"01:10\"}, \
+         \"next_steps\": [{\"text\": \"recruiter sends a take-home task\", \"at\": \"29:40\"}]}\n\
+         If this part states none of them, reply {}.",
+    );
+    s
+}
+
+fn assessment_task(ctx: &PromptContext, summary_so_far: &str) -> String {
+    let mut s = String::new();
+    let summary: String = summary_so_far.chars().take(SUMMARY_CHARS).collect();
+    if summary.trim().is_empty() {
+        s.push_str("\nThis part is the start of the interview.\n");
+    } else {
+        s.push_str(&format!(
+            "\nSummary of the interview before this part: {}\n",
+            summary.trim()
+        ));
+    }
+    if ctx.questions.is_empty() {
+        s.push_str("\nTask: assess the candidate in this part. Keys:\n");
+    } else {
+        s.push_str("\nInterview kit questions:\n");
+        for (i, q) in ctx.questions.iter().enumerate() {
+            s.push_str(&format!("{}. {}\n", i + 1, q.trim()));
+        }
+        s.push_str(
+            "\nTask: assess the candidate in this part. Keys:\n\
+             - \"answers\": for each kit question the interviewer asks in this part, \
+             {\"q\": its number, \"answer\": the candidate's answer in one sentence, \"at\": \"mm:ss\"}. \
+             Leave out questions not asked in this part.\n",
+        );
+    }
+    s.push_str(
+        "- \"strengths\": a list of {\"text\", \"at\"}: what speaks for the candidate in this part\n\
+         - \"concerns\": a list of {\"text\", \"at\"}: what speaks against the candidate in this part\n\
+         - \"summary\": two or three sentences about the candidate covering the whole interview so far \
+         (the summary above, updated with this part)\n\
+         Example of the format (not of content): {\"answers\": [{\"q\": 2, \"answer\": \"Rolled back first, then \
+         found the root cause\", \"at\": \"05:12\"}], \"strengths\": [{\"text\": \"clear structured answers\", \"at\": \"03:40\"}], \
+         \"concerns\": [{\"text\": \"little testing experience\", \"at\": \"08:15\"}], \"summary\": \"...\"}",
+    );
+    s
+}
+
+/// The user message of one pass over one chunk.
+pub fn user_message(
+    pass: Pass,
+    ctx: &PromptContext,
+    summary_so_far: &str,
+    context: &[Turn],
+    part: &[Turn],
+) -> ChatMessage {
+    let mut s = transcript_block(context, part);
+    s.push_str(&match pass {
+        Pass::Facts => facts_task(),
+        Pass::Assessment => assessment_task(ctx, summary_so_far),
+    });
     ChatMessage {
         role: "user".into(),
         content: s,
@@ -135,34 +191,51 @@ pub fn estimate_messages(messages: &[ChatMessage]) -> usize {
         .sum()
 }
 
+/// Tokens the prompt takes besides the transcript part itself (system message, the longer task,
+/// the running summary), for cutting chunks that fit the context.
+pub fn overhead_tokens(ctx: &PromptContext) -> usize {
+    let system = estimate_messages(&[system_message(ctx)]);
+    let tasks = estimate_tokens(&facts_task()).max(estimate_tokens(&assessment_task(ctx, "")));
+    system + tasks + estimate_tokens(&"x".repeat(SUMMARY_CHARS)) + 40
+}
+
 #[cfg(test)]
 #[allow(clippy::unwrap_used, clippy::expect_used)]
 mod tests {
     use super::*;
 
-    #[test]
-    fn system_message_lists_questions_and_every_key() {
-        let m = system_message(&PromptContext {
+    fn ctx() -> PromptContext {
+        PromptContext {
             candidate: "Maya Chen".into(),
             interviewers: vec!["Tom Becker".into()],
             questions: vec!["Why us?".into()],
             job: None,
-        });
-        assert_eq!(m.role, "system");
-        assert!(m.content.contains("1. Why us?"));
-        for key in ["summary", "answers", "strengths", "concerns", "next_steps"] {
-            assert!(m.content.contains(&format!("\"{key}\"")), "{key}");
-        }
-        for kind in FactKind::ALL {
-            assert!(m.content.contains(kind.key()));
         }
     }
 
     #[test]
-    fn user_message_has_summary_context_and_lines() {
+    fn both_passes_share_the_transcript_prefix() {
         let t = vec![Turn::new(65.0, "Maya", Some(Role::Candidate), "Hello.")];
-        let m = user_message("Earlier stuff.", &t, &t);
-        assert!(m.content.contains("Earlier stuff."));
-        assert!(m.content.contains("[01:05] Maya (candidate): Hello."));
+        let a = user_message(Pass::Facts, &ctx(), "", &[], &t);
+        let b = user_message(Pass::Assessment, &ctx(), "Earlier stuff.", &t, &t);
+        assert!(a
+            .content
+            .starts_with("Transcript part (01:05 to 01:05):\n[01:05] Maya (candidate): Hello.\n"));
+        assert!(b
+            .content
+            .contains("Earlier lines, for context only:\n[01:05]"));
+        assert!(b
+            .content
+            .contains("Summary of the interview before this part: Earlier stuff."));
+        assert!(b.content.contains("1. Why us?"));
+        for kind in FactKind::ALL {
+            assert!(a.content.contains(&format!("\"{}\"", kind.key())));
+        }
+        for key in ["answers", "strengths", "concerns", "summary"] {
+            assert!(b.content.contains(&format!("\"{key}\"")), "{key}");
+        }
+        let shared = system_message(&ctx());
+        assert_eq!(shared.role, "system");
+        assert!(overhead_tokens(&ctx()) > estimate_messages(&[shared]));
     }
 }

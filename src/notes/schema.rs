@@ -283,8 +283,23 @@ fn is_empty_text(t: &str) -> bool {
                 | "nothing"
                 | "-"
         )
-        || t.starts_with("not mentioned")
-        || t.starts_with("no information")
+        || [
+            "not mentioned",
+            "not discussed",
+            "not covered",
+            "not stated",
+            "not specified",
+            "not provided",
+            "no information",
+            "no mention",
+            "nothing mentioned",
+            "in this part",
+            "does not mention",
+            "did not mention",
+            "not applicable",
+        ]
+        .iter()
+        .any(|p| t.contains(p))
 }
 
 const TEXT_KEYS: [&str; 7] = [

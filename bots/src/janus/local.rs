@@ -185,7 +185,7 @@ impl JanusProcess {
             .stdout(Stdio::null())
             .stderr(Stdio::piped())
             .spawn()
-            .map_err(|e| LocalError::NotInstalled(e.to_string()))?;
+            .map_err(|e| LocalError::NotInstalled(format!("cannot run setpriv + janus: {e}")))?;
         let api = Url::parse(&format!("http://{}:{port}/janus", opts.addr))
             .map_err(|e| LocalError::Start(e.to_string()))?;
         let mut me = Self { child, dir, api };
@@ -258,6 +258,20 @@ impl Drop for JanusProcess {
         let _ = self.child.kill();
         let _ = self.child.wait();
         let _ = fs::remove_dir_all(&self.dir);
+    }
+}
+
+/// Removes the config directories of a process that was killed before it could drop its `JanusProcess`
+/// (a benchmark's child, say). Its Janus died with it (parent-death signal).
+pub fn remove_leftovers(pid: u32) {
+    let prefix = format!("panelist-janus-{pid}-");
+    let Ok(entries) = fs::read_dir(std::env::temp_dir()) else {
+        return;
+    };
+    for e in entries.flatten() {
+        if e.file_name().to_string_lossy().starts_with(&prefix) {
+            let _ = fs::remove_dir_all(e.path());
+        }
     }
 }
 
