@@ -223,7 +223,9 @@ impl Checker<'_> {
         // The words of the claim must be about what was said around it (this catches examples
         // copied from the prompt and generic praise).
         let related = |w: std::ops::Range<usize>| {
-            stems.is_empty() || w.clone().any(|j| speaks(j) && !index[j].stems.is_disjoint(&stems))
+            stems.is_empty()
+                || w.clone()
+                    .any(|j| speaks(j) && !index[j].stems.is_disjoint(&stems))
         };
 
         // Turns to try, nearest to the claimed time first; without a time, in order.
@@ -253,7 +255,11 @@ impl Checker<'_> {
                 .iter()
                 .copied()
                 .filter(|&i| speaks(i))
-                .filter(|&i| claim.at.is_none_or(|at| (turns[i].start - at).abs() <= NEAR_SECS))
+                .filter(|&i| {
+                    claim
+                        .at
+                        .is_none_or(|at| (turns[i].start - at).abs() <= NEAR_SECS)
+                })
                 .map(|i| (i, index[i].stems.intersection(&stems).count()))
                 .max_by_key(|&(i, score)| (score, usize::MAX - i));
             let needed = if claim.at.is_some() { 1 } else { 2 };
@@ -264,15 +270,18 @@ impl Checker<'_> {
 
         for &i in &order {
             let w = window(i);
-            let all_numbers = nums
-                .iter()
-                .all(|n| w.clone().any(|j| index[j].numbers.iter().any(|m| same(*m, *n))));
+            let all_numbers = nums.iter().all(|n| {
+                w.clone()
+                    .any(|j| index[j].numbers.iter().any(|m| same(*m, *n)))
+            });
             let all_names = names
                 .iter()
                 .all(|name| w.clone().any(|j| index[j].mentions(name)));
             let money_ok = money.is_empty() || {
-                let seen: HashSet<Currency> =
-                    w.clone().flat_map(|j| index[j].currencies.clone()).collect();
+                let seen: HashSet<Currency> = w
+                    .clone()
+                    .flat_map(|j| index[j].currencies.clone())
+                    .collect();
                 seen.is_empty() || money.iter().any(|c| seen.contains(c))
             };
             if all_numbers && all_names && money_ok && related(w.clone()) {

@@ -102,9 +102,8 @@ fn facts_task() -> String {
     }
     s.push_str(
         "- \"next_steps\": a list of items: what happens after the interview\n\
-         An item is {\"text\": \"short phrase\", \"at\": \"mm:ss\"}. Example of the format (not of content): \
-         {\"experience\": {\"text\": \"6 years as a data engineer\", \"at\": \"01:10\"}, \
-         \"next_steps\": [{\"text\": \"recruiter sends a take-home task\", \"at\": \"29:40\"}]}\n\
+         An item is {\"text\": \"<short phrase, at most 12 words>\", \"at\": \"<mm:ss of the line>\"}. \
+         Copy names, numbers, amounts and dates exactly as the transcript says them. \
          If this part states none of them, reply {}.",
     );
     s
@@ -140,9 +139,8 @@ fn assessment_task(ctx: &PromptContext, summary_so_far: &str) -> String {
          - \"concerns\": a list of {\"text\", \"at\"}: what speaks against the candidate in this part\n\
          - \"summary\": two or three sentences about the candidate covering the whole interview so far \
          (the summary above, updated with this part)\n\
-         Example of the format (not of content): {\"answers\": [{\"q\": 2, \"answer\": \"Rolled back first, then \
-         found the root cause\", \"at\": \"05:12\"}], \"strengths\": [{\"text\": \"clear structured answers\", \"at\": \"03:40\"}], \
-         \"concerns\": [{\"text\": \"little testing experience\", \"at\": \"08:15\"}], \"summary\": \"...\"}",
+         Items are {\"text\": \"<short phrase, at most 15 words>\", \"at\": \"<mm:ss of the line>\"}. \
+         Write about the candidate in the third person; do not copy whole sentences.",
     );
     s
 }

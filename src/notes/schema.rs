@@ -163,7 +163,8 @@ pub fn parse_reply(text: &str, questions: &[String]) -> Result<NotesDraft, Reply
             "summary" | "answers" | "strengths" | "concerns" | "next_steps" | "facts"
         ) || FactKind::from_key(k).is_some()
     });
-    if !known {
+    // `{}` is a valid answer: "this part says nothing of that".
+    if !known && !obj.is_empty() {
         return Err(ReplyError(format!(
             "the JSON object has none of the schema's keys (got {})",
             obj.keys().take(5).cloned().collect::<Vec<_>>().join(", ")
@@ -376,6 +377,12 @@ fn claim_from_text(text: &str, at: Option<f64>) -> Option<Claim> {
     out.push_str(rest);
     let cleaned: String = out.replace(['*', '`', '#'], "");
     let cleaned = cleaned.split_whitespace().collect::<Vec<_>>().join(" ");
+    // The prompt's format examples use `<placeholders>`; a model that copies one has said nothing.
+    if cleaned.contains('<') && cleaned.contains('>')
+        || cleaned.trim_matches(['.', '…', ' ']).is_empty()
+    {
+        return None;
+    }
     let cleaned = cleaned
         .trim()
         .trim_start_matches(['-', '•'])
@@ -514,6 +521,17 @@ mod tests {
             d.strengths,
             vec![Claim::new("A", Some(1.0)), Claim::new("B", None)]
         );
+    }
+
+    #[test]
+    fn an_empty_object_is_a_valid_empty_answer_and_placeholders_are_nothing() {
+        assert_eq!(parse_reply("{}", &qs()).unwrap(), NotesDraft::default());
+        let d = parse_reply(
+            r#"{"experience": {"text": "<years and kind of experience>", "at": "<mm:ss>"}, "summary": "..."}"#,
+            &qs(),
+        )
+        .unwrap();
+        assert!(d.facts.is_empty() && d.summary.is_empty(), "{d:?}");
     }
 
     #[test]
