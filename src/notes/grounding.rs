@@ -76,7 +76,7 @@ pub fn ground_with_questions(
         people: &people,
         corpus: &corpus,
     };
-    let mut check = |claim: &mut Claim, source: Source, stats: &mut GroundingStats| {
+    let check = |claim: &mut Claim, source: Source, stats: &mut GroundingStats| {
         stats.checked += 1;
         match checker.support(claim, source) {
             Some(at) => {
@@ -168,20 +168,20 @@ impl TurnFacts {
     /// whose initials spell it.
     fn mentions(&self, name: &str) -> bool {
         let lower = name.to_lowercase();
-        // One or two letters ("A", "Go") match only as written: "company A" is not "a".
-        if name.chars().count() <= 2 {
-            return self.original.contains(name);
-        }
-        if self.words.contains(&lower) {
-            return true;
-        }
         let is_acronym =
             (2..=6).contains(&name.len()) && name.chars().all(|c| c.is_ascii_uppercase());
-        is_acronym
-            && self
-                .sequence
-                .windows(name.len())
-                .any(|run| run.iter().zip(lower.chars()).all(|(w, c)| w.starts_with(c)))
+        // One or two letters ("A", "Go") match only as written: "company A" is not "a".
+        let found = if name.chars().count() <= 2 {
+            self.original.contains(name)
+        } else {
+            self.words.contains(&lower)
+        };
+        found
+            || is_acronym
+                && self
+                    .sequence
+                    .windows(name.len())
+                    .any(|run| run.iter().zip(lower.chars()).all(|(w, c)| w.starts_with(c)))
     }
 }
 

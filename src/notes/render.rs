@@ -65,6 +65,25 @@ pub fn plain(text: &str) -> String {
         .join(" ")
 }
 
+/// Longest claim in words: a note is read in a minute, and a longer claim is the model copying
+/// the transcript (which the link is for).
+const MAX_CLAIM_WORDS: usize = 40;
+
+/// A claim's text as shown: plain, and cut at `MAX_CLAIM_WORDS`.
+fn claim_text(text: &str) -> String {
+    let plain = plain(text);
+    let words: Vec<&str> = plain.split_whitespace().collect();
+    if words.len() <= MAX_CLAIM_WORDS {
+        return plain;
+    }
+    format!(
+        "{}…",
+        words[..MAX_CLAIM_WORDS]
+            .join(" ")
+            .trim_end_matches([',', ';', ':'])
+    )
+}
+
 fn at(t: Option<f64>) -> String {
     t.map(|s| format!(" [{}]", clock(s))).unwrap_or_default()
 }
@@ -120,7 +139,11 @@ pub fn render(notes: &NotesDraft, meta: &NoteMeta, omitted: Omissions) -> String
                 line("   - Not covered.");
             }
             for a in answers {
-                line(&format!("   - {}{}", plain(&a.claim.text), at(a.claim.at)));
+                line(&format!(
+                    "   - {}{}",
+                    claim_text(&a.claim.text),
+                    at(a.claim.at)
+                ));
             }
         }
     }
@@ -135,7 +158,7 @@ pub fn render(notes: &NotesDraft, meta: &NoteMeta, omitted: Omissions) -> String
             line("- None noted.");
         }
         for c in claims {
-            line(&format!("- {}{}", plain(&c.text), at(c.at)));
+            line(&format!("- {}{}", claim_text(&c.text), at(c.at)));
         }
     }
 
@@ -146,7 +169,7 @@ pub fn render(notes: &NotesDraft, meta: &NoteMeta, omitted: Omissions) -> String
             .facts
             .iter()
             .filter(|(k, _)| *k == kind)
-            .map(|(_, c)| format!("{}{}", plain(&c.text), at(c.at)))
+            .map(|(_, c)| format!("{}{}", claim_text(&c.text), at(c.at)))
             .collect();
         let text = if values.is_empty() {
             "not mentioned".to_string()
