@@ -11,7 +11,7 @@
 
 use std::collections::HashSet;
 
-use super::schema::{Claim, NotesDraft};
+use super::schema::{Claim, FactKind, NotesDraft};
 use super::transcript::{Role, Turn};
 
 /// How far (seconds) a claim's time may be from the turn that supports it before the claim is
@@ -118,13 +118,134 @@ pub fn ground_with_questions(
     draft
         .concerns
         .retain_mut(|c| check(c, Source::Candidate, &mut stats));
-    draft
-        .facts
-        .retain_mut(|(_, c)| check(c, Source::Anyone, &mut stats));
+    draft.facts.retain_mut(|(kind, c)| {
+        if !check(c, Source::Anyone, &mut stats) {
+            return false;
+        }
+        // "Two weeks" said about a migration is not a notice period: the talk around a fact must
+        // be about that kind of fact.
+        let on_topic = checker.on_topic(*kind, c.at);
+        if !on_topic {
+            stats.unsupported += 1;
+            if stats.dropped.len() < 20 {
+                stats.dropped.push(c.text.clone());
+            }
+        }
+        on_topic
+    });
     draft
         .next_steps
         .retain_mut(|c| check(c, Source::Anyone, &mut stats));
     stats
+}
+
+/// Word beginnings that show talk about a kind of fact.
+fn fact_cues(kind: FactKind) -> &'static [&'static str] {
+    match kind {
+        FactKind::Experience => &[
+            "year",
+            "experience",
+            "career",
+            "background",
+            "worked",
+            "working",
+            "been",
+            "since",
+            "senior",
+            "junior",
+            "engineer",
+            "developer",
+            "role",
+            "job",
+        ],
+        FactKind::Projects => &[
+            "project",
+            "built",
+            "build",
+            "design",
+            "led",
+            "lead",
+            "system",
+            "pipeline",
+            "migrat",
+            "service",
+            "platform",
+            "launch",
+            "ship",
+            "wrote",
+            "implement",
+            "tool",
+        ],
+        FactKind::Compensation => &[
+            "salary",
+            "pay",
+            "compensation",
+            "base",
+            "equity",
+            "bonus",
+            "expect",
+            "money",
+            "$",
+            "dollar",
+            "euro",
+            "pound",
+            "thousand",
+            "package",
+            "rate",
+            "band",
+            "range",
+            "total",
+            "k",
+        ],
+        FactKind::NoticePeriod => &[
+            "notice",
+            "resign",
+            "quit",
+            "leav",
+            "current",
+            "employer",
+            "contract",
+            "finish",
+            "hand over",
+            "handover",
+        ],
+        FactKind::StartDate => &[
+            "start",
+            "join",
+            "availab",
+            "begin",
+            "date",
+            "when",
+            "could",
+            "january",
+            "february",
+            "march",
+            "april",
+            "may",
+            "june",
+            "july",
+            "august",
+            "september",
+            "october",
+            "november",
+            "december",
+        ],
+        FactKind::Location => &[
+            "live", "living", "based", "located", "locat", "relocat", "remote", "office", "hybrid",
+            "onsite", "on-site", "city", "move", "moving", "commut", "home", "region", "where",
+        ],
+        FactKind::CompetingOffers => &[
+            "offer",
+            "other compan",
+            "interviewing",
+            "process",
+            "deadline",
+            "talking",
+            "competing",
+            "elsewhere",
+            "pipeline",
+        ],
+    }
 }
 
 /// Whose turns may support a claim's wording.
@@ -202,6 +323,23 @@ impl Checker<'_> {
             t.role != Some(Role::Candidate)
                 && at.is_none_or(|at| t.start <= at + SNAP_SECS && at - t.start <= ASKED_SECS)
                 && f.stems.intersection(&stems).count() >= needed
+        })
+    }
+
+    /// Whether the turns around `at` talk about `kind` at all (a word starting with one of its
+    /// cues).
+    fn on_topic(&self, kind: FactKind, at: Option<f64>) -> bool {
+        let Some(at) = at else { return false };
+        let Some(i) = self.turns.iter().position(|t| (t.start - at).abs() < 1.0) else {
+            return false;
+        };
+        let w = i.saturating_sub(WINDOW)..(i + WINDOW + 1).min(self.turns.len());
+        let cues = fact_cues(kind);
+        w.into_iter().any(|j| {
+            self.index[j]
+                .sequence
+                .iter()
+                .any(|word| cues.iter().any(|c| word.starts_with(c)))
         })
     }
 
@@ -1220,14 +1358,23 @@ mod tests {
         ]
     }
 
-    fn ground_one(text: &str, at: Option<f64>) -> Option<f64> {
+    fn ground_fact(kind: FactKind, text: &str, at: Option<f64>) -> Option<f64> {
         let mut d = NotesDraft {
-            facts: vec![(FactKind::Compensation, Claim::new(text, at))],
+            facts: vec![(kind, Claim::new(text, at))],
             ..Default::default()
         };
         let stats = ground(&mut d, &turns(), &["Tom Becker".into(), "Maya Chen".into()]);
         assert_eq!(stats.checked, 1);
         d.facts.first().and_then(|(_, c)| c.at)
+    }
+
+    fn ground_strength(text: &str, at: Option<f64>) -> Option<f64> {
+        let mut d = NotesDraft {
+            strengths: vec![Claim::new(text, at)],
+            ..Default::default()
+        };
+        ground(&mut d, &turns(), &["Tom Becker".into(), "Maya Chen".into()]);
+        d.strengths.first().and_then(|c| c.at)
     }
 
     #[test]
@@ -1263,20 +1410,21 @@ mod tests {
     #[test]
     fn supported_claims_are_kept_at_the_turn_that_says_them() {
         assert_eq!(
-            ground_one("Expects $185k base salary", Some(0.0)),
+            ground_fact(FactKind::Compensation, "Expects $185k base salary", Some(0.0)),
             Some(10.0)
         );
         assert_eq!(
-            ground_one("Notice period of 4 weeks", Some(35.0)),
+            ground_fact(FactKind::NoticePeriod, "Notice period of 4 weeks", Some(35.0)),
             Some(35.0)
         );
         assert_eq!(
-            ground_one("Offer from Brightline at $140k-$160k", Some(40.0)),
+            ground_fact(FactKind::CompetingOffers, "Offer from Brightline at $140k-$160k", Some(40.0)),
             Some(35.0)
         );
         // A wrong time is corrected when the facts are said elsewhere in the chunk.
         assert_eq!(
-            ground_one(
+            ground_fact(
+                FactKind::Projects,
                 "Scaled Kafka pipeline from 2M to 40M events per day",
                 Some(20.0)
             ),
@@ -1284,18 +1432,18 @@ mod tests {
         );
         // Acronyms match the words they abbreviate.
         assert_eq!(
-            ground_one("Notice period (NP) of 4 weeks", Some(35.0)),
+            ground_fact(FactKind::NoticePeriod, "Notice period (NP) of 4 weeks", Some(35.0)),
             Some(35.0)
         );
     }
 
     #[test]
     fn unsupported_numbers_names_and_currencies_are_dropped() {
-        assert_eq!(ground_one("Expects $200k", Some(10.0)), None);
-        assert_eq!(ground_one("Has an offer from Google", Some(35.0)), None);
-        assert_eq!(ground_one("Could start in 2025", Some(35.0)), None);
-        assert_eq!(ground_one("Expects 185,000 euros", Some(10.0)), None);
-        assert_eq!(ground_one("Worked at Stripe for 5 years", None), None);
+        assert_eq!(ground_fact(FactKind::Compensation, "Expects $200k", Some(10.0)), None);
+        assert_eq!(ground_fact(FactKind::CompetingOffers, "Has an offer from Google", Some(35.0)), None);
+        assert_eq!(ground_fact(FactKind::StartDate, "Could start in 2025", Some(35.0)), None);
+        assert_eq!(ground_fact(FactKind::Compensation, "Expects 185,000 euros", Some(10.0)), None);
+        assert_eq!(ground_fact(FactKind::Experience, "Worked at Stripe for 5 years", None), None);
     }
 
     #[test]
@@ -1310,17 +1458,28 @@ mod tests {
     }
 
     #[test]
+    fn facts_need_talk_about_their_kind_and_judgements_need_the_candidates_words() {
+        // "Four weeks" is said right after the notice question: a notice period.
+        assert_eq!(ground_fact(FactKind::NoticePeriod, "Four weeks", Some(35.0)), Some(35.0));
+        // The same words where nobody talks about starting or leaving are not.
+        assert_eq!(ground_fact(FactKind::Location, "Four weeks", Some(35.0)), None);
+        // Praise resting on the interviewer's words only is dropped.
+        assert_eq!(ground_strength("Knows what to look for in compensation", Some(0.0)), None);
+        assert_eq!(ground_strength("Rebuilt the tracking pipeline on Kafka", Some(300.0)), Some(300.0));
+    }
+
+    #[test]
     fn claims_without_checkable_tokens_need_a_turn() {
         assert_eq!(
-            ground_one("Clear about compensation expectations", Some(11.0)),
+            ground_fact(FactKind::Compensation, "Clear about compensation expectations", Some(11.0)),
             Some(10.0)
         );
         // The right time is not enough: the talk around it must be about the claim.
-        assert_eq!(ground_one("Clear about expectations", Some(11.0)), None);
+        assert_eq!(ground_fact(FactKind::Compensation, "Clear about expectations", Some(11.0)), None);
         assert_eq!(
-            ground_one("Rebuilt the tracking pipeline", None),
+            ground_fact(FactKind::Projects, "Rebuilt the tracking pipeline", None),
             Some(300.0)
         );
-        assert_eq!(ground_one("Enjoys gardening", None), None);
+        assert_eq!(ground_strength("Enjoys gardening", None), None);
     }
 }

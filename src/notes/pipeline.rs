@@ -217,7 +217,7 @@ impl NotesPipeline {
             .map(|t| prompt::estimate_tokens(&prompt::transcript_line(t)))
             .sum::<usize>()
             * 100
-            < self.options.chunk_tokens * SHORT_TAIL_PERCENT;
+            < self.chunk_budget().unwrap_or(self.options.chunk_tokens) * SHORT_TAIL_PERCENT;
         let facts_only = tail && short && !self.summary.is_empty();
         match self.ask(&context, &part, facts_only, &mut report).await {
             Ok(mut draft) => {

@@ -424,6 +424,13 @@ fn answers(value: Option<&Value>, questions: &[String]) -> Vec<Answer> {
                 push(q, found);
             }
         }
+        // One answer not in a list.
+        Some(Value::Object(obj)) if obj.contains_key("answer") || obj.contains_key("q") => {
+            return answers(
+                Some(&Value::Array(vec![Value::Object(obj.clone())])),
+                questions,
+            );
+        }
         // {"1": {...}, "2": "..."}
         Some(Value::Object(obj)) => {
             for (k, v) in obj {
@@ -506,6 +513,13 @@ mod tests {
             vec![(FactKind::Compensation, Claim::new("120k", Some(184.0)))]
         );
         assert_eq!(d.answers[0].question, 2);
+        let d = parse_reply(
+            r#"{"answers": {"q": 1, "answer": "Built X", "at": "01:45"}}"#,
+            &qs(),
+        )
+        .unwrap();
+        assert_eq!(d.answers[0].question, 1);
+        assert_eq!(d.answers[0].claim, Claim::new("Built X", Some(105.0)));
     }
 
     #[test]
