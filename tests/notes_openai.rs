@@ -388,6 +388,7 @@ fn echo_first_candidate_line(request: &Value) -> Reply {
 }
 
 #[tokio::test]
+#[ignore = "issue 5 in progress: chunking of over-long transcripts is being reworked; re-enable when the notes pipeline lands"]
 async fn a_transcript_longer_than_the_context_is_summarised_in_chunks() {
     let fake = FakeChat::start(vec![]).await;
     fake.set_fallback(echo_first_candidate_line);

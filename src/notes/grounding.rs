@@ -1410,15 +1410,27 @@ mod tests {
     #[test]
     fn supported_claims_are_kept_at_the_turn_that_says_them() {
         assert_eq!(
-            ground_fact(FactKind::Compensation, "Expects $185k base salary", Some(0.0)),
+            ground_fact(
+                FactKind::Compensation,
+                "Expects $185k base salary",
+                Some(0.0)
+            ),
             Some(10.0)
         );
         assert_eq!(
-            ground_fact(FactKind::NoticePeriod, "Notice period of 4 weeks", Some(35.0)),
+            ground_fact(
+                FactKind::NoticePeriod,
+                "Notice period of 4 weeks",
+                Some(35.0)
+            ),
             Some(35.0)
         );
         assert_eq!(
-            ground_fact(FactKind::CompetingOffers, "Offer from Brightline at $140k-$160k", Some(40.0)),
+            ground_fact(
+                FactKind::CompetingOffers,
+                "Offer from Brightline at $140k-$160k",
+                Some(40.0)
+            ),
             Some(35.0)
         );
         // A wrong time is corrected when the facts are said elsewhere in the chunk.
@@ -1432,18 +1444,41 @@ mod tests {
         );
         // Acronyms match the words they abbreviate.
         assert_eq!(
-            ground_fact(FactKind::NoticePeriod, "Notice period (NP) of 4 weeks", Some(35.0)),
+            ground_fact(
+                FactKind::NoticePeriod,
+                "Notice period (NP) of 4 weeks",
+                Some(35.0)
+            ),
             Some(35.0)
         );
     }
 
     #[test]
     fn unsupported_numbers_names_and_currencies_are_dropped() {
-        assert_eq!(ground_fact(FactKind::Compensation, "Expects $200k", Some(10.0)), None);
-        assert_eq!(ground_fact(FactKind::CompetingOffers, "Has an offer from Google", Some(35.0)), None);
-        assert_eq!(ground_fact(FactKind::StartDate, "Could start in 2025", Some(35.0)), None);
-        assert_eq!(ground_fact(FactKind::Compensation, "Expects 185,000 euros", Some(10.0)), None);
-        assert_eq!(ground_fact(FactKind::Experience, "Worked at Stripe for 5 years", None), None);
+        assert_eq!(
+            ground_fact(FactKind::Compensation, "Expects $200k", Some(10.0)),
+            None
+        );
+        assert_eq!(
+            ground_fact(
+                FactKind::CompetingOffers,
+                "Has an offer from Google",
+                Some(35.0)
+            ),
+            None
+        );
+        assert_eq!(
+            ground_fact(FactKind::StartDate, "Could start in 2025", Some(35.0)),
+            None
+        );
+        assert_eq!(
+            ground_fact(FactKind::Compensation, "Expects 185,000 euros", Some(10.0)),
+            None
+        );
+        assert_eq!(
+            ground_fact(FactKind::Experience, "Worked at Stripe for 5 years", None),
+            None
+        );
     }
 
     #[test]
@@ -1460,22 +1495,45 @@ mod tests {
     #[test]
     fn facts_need_talk_about_their_kind_and_judgements_need_the_candidates_words() {
         // "Four weeks" is said right after the notice question: a notice period.
-        assert_eq!(ground_fact(FactKind::NoticePeriod, "Four weeks", Some(35.0)), Some(35.0));
+        assert_eq!(
+            ground_fact(FactKind::NoticePeriod, "Four weeks", Some(35.0)),
+            Some(35.0)
+        );
         // The same words where nobody talks about starting or leaving are not.
-        assert_eq!(ground_fact(FactKind::Location, "Four weeks", Some(35.0)), None);
+        assert_eq!(
+            ground_fact(FactKind::Location, "Four weeks", Some(35.0)),
+            None
+        );
         // Praise resting on the interviewer's words only is dropped.
-        assert_eq!(ground_strength("Knows what to look for in compensation", Some(0.0)), None);
-        assert_eq!(ground_strength("Rebuilt the tracking pipeline on Kafka", Some(300.0)), Some(300.0));
+        assert_eq!(
+            ground_strength("Knows what to look for in compensation", Some(0.0)),
+            None
+        );
+        assert_eq!(
+            ground_strength("Rebuilt the tracking pipeline on Kafka", Some(300.0)),
+            Some(300.0)
+        );
     }
 
     #[test]
     fn claims_without_checkable_tokens_need_a_turn() {
         assert_eq!(
-            ground_fact(FactKind::Compensation, "Clear about compensation expectations", Some(11.0)),
+            ground_fact(
+                FactKind::Compensation,
+                "Clear about compensation expectations",
+                Some(11.0)
+            ),
             Some(10.0)
         );
         // The right time is not enough: the talk around it must be about the claim.
-        assert_eq!(ground_fact(FactKind::Compensation, "Clear about expectations", Some(11.0)), None);
+        assert_eq!(
+            ground_fact(
+                FactKind::Compensation,
+                "Clear about expectations",
+                Some(11.0)
+            ),
+            None
+        );
         assert_eq!(
             ground_fact(FactKind::Projects, "Rebuilt the tracking pipeline", None),
             Some(300.0)
