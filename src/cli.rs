@@ -39,6 +39,9 @@ pub enum Command {
     },
     /// Write notes for one transcript file and print them as they would be posted to Greenhouse.
     Notes(NotesArgs),
+    /// Send one bot to a call now, outside the schedule: it joins, transcribes each speaker, leaves by
+    /// the leave rules (or Ctrl-C), and prints the transcript.
+    Join(JoinArgs),
     /// Serve a WHEP test room that plays WAV files as call participants; prints `WHEP URL: ...` and runs
     /// until Ctrl-C.
     Room(RoomArgs),
@@ -58,6 +61,23 @@ pub enum Command {
         #[arg(long)]
         speaker: Option<String>,
     },
+}
+
+/// `panelist join URL`.
+#[derive(Debug, clap::Args)]
+pub struct JoinArgs {
+    /// The meeting URL (a WHEP endpoint, or `janus+http(s)://HOST/janus?room=N`).
+    pub url: String,
+    /// A Greenhouse interview id already synced: speakers are matched to its interviewers and
+    /// candidate, the transcript is stored under it, and notes are written into the outbox (posted
+    /// by `panelist serve`).
+    #[arg(long)]
+    pub interview: Option<i64>,
+    /// Leave after this many minutes at the latest.
+    #[arg(long, default_value_t = 120)]
+    pub max_minutes: u64,
+    #[arg(long, value_enum, default_value_t = OutputFormat::Text)]
+    pub format: OutputFormat,
 }
 
 /// `panelist notes FILE`.

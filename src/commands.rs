@@ -1,9 +1,11 @@
 //! What each subcommand does, beyond `serve`.
 
+mod join;
 mod notes;
 mod room;
 mod speech;
 
+pub use join::join;
 pub use notes::notes_file;
 pub use room::room;
 pub use speech::{init_tool_logging, models_install, models_list, transcribe_file};

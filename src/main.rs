@@ -19,7 +19,8 @@ async fn main() -> anyhow::Result<()> {
         Command::Models { .. }
         | Command::Transcribe { .. }
         | Command::Notes(_)
-        | Command::Room(_) => commands::init_tool_logging(&settings.log),
+        | Command::Room(_)
+        | Command::Join(_) => commands::init_tool_logging(&settings.log),
         _ => telemetry::init(&settings.log),
     }
     match command {
@@ -41,6 +42,7 @@ async fn main() -> anyhow::Result<()> {
         },
         Command::Notes(args) => commands::notes_file(settings, args).await?,
         Command::Room(args) => commands::room(args).await?,
+        Command::Join(args) => commands::join(settings, args).await?,
         Command::Transcribe {
             file,
             format,

@@ -51,6 +51,7 @@ impl Core {
 
 pub struct Application {
     port: u16,
+    pipeline: crate::pipeline::Pipeline,
     server: actix_web::dev::Server,
     grace: Duration,
     /// Kept so tests can reach the same store and services the server uses.
@@ -79,6 +80,11 @@ impl Application {
             actor: webhook_actor,
             settings: settings.webhooks.clone(),
         });
+        let pipeline = crate::pipeline::start(
+            &core,
+            Arc::new(panelist_bots::ConnectorRegistry::standard()),
+        )
+        .await;
         let admin_token =
             AdminToken::load_or_create(&settings.server.admin_token, &settings.data_dir)
                 .context("cannot create the admin token file")?;
@@ -114,6 +120,7 @@ impl Application {
         tracing::info!(port, store = core.store.backend(), webhook_endpoint = %settings.webhook_endpoint(), "Panelist is serving");
         Ok(Application {
             port,
+            pipeline,
             server,
             grace,
             state,
@@ -128,6 +135,11 @@ impl Application {
         &self.state
     }
 
+    /// The bots, transcriber, summarizer and poster this process runs.
+    pub fn pipeline(&self) -> &crate::pipeline::Pipeline {
+        &self.pipeline
+    }
+
     pub fn handle(&self) -> ServerHandle {
         self.server.handle()
     }
@@ -137,11 +149,20 @@ impl Application {
     pub async fn run_until_stopped(self) -> std::io::Result<()> {
         let handle = self.server.handle();
         let grace = self.grace;
+        let supervisor = self.pipeline.supervisor.clone();
         let mut server = std::pin::pin!(self.server);
         tokio::select! {
             result = &mut server => return result,
             _ = crate::shutdown::signal() => {
                 tracing::info!(grace_secs = grace.as_secs(), "shutting down: draining in-flight work");
+            }
+        }
+        if let Some(supervisor) = supervisor {
+            // Bots leave first, so their transcripts are flushed while the server still answers.
+            match supervisor.send(crate::supervisor::Drain { grace }).await {
+                Ok(true) => tracing::info!("every bot left its call"),
+                Ok(false) => tracing::warn!("bots still in calls after the grace period; their leases expire and another replica (or the next start) resumes them"),
+                Err(e) => tracing::warn!(error = %e, "the supervisor is gone"),
             }
         }
         let stop = handle.stop(true);

@@ -31,7 +31,6 @@ fn engine() -> LocalEngine {
 }
 
 #[tokio::test(flavor = "multi_thread", worker_threads = 2)]
-#[ignore = "issue 5 in progress: the local model recalled 8 of 13 facts (needs >= 80%); re-enable when the notes pipeline lands"]
 async fn the_local_model_writes_grounded_guarded_notes_for_the_synthetic_interview() {
     let turns =
         notes::load_transcript(&std::fs::read_to_string(TRANSCRIPT).unwrap(), None).unwrap();

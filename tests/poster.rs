@@ -513,7 +513,6 @@ async fn refusals_fail_with_a_readable_reason_kept_for_the_dashboard() {
 }
 
 #[actix_web::test]
-#[ignore = "issue 5 in progress: fails with the in-progress notes pipeline; re-enable when it lands"]
 async fn the_actor_posts_queued_notes_and_resumes_the_outbox_on_start() {
     use actix::Actor;
     let w = world();

@@ -157,6 +157,7 @@ contract! {
         expired_lease_is_handed_over,
         outbox_holds_one_note_per_interview,
         outbox_lists_due_notes_first_and_drops_finished_ones,
+        bot_runs_keep_one_record_per_interview_newest_first,
     ],
     pair: [
         second_subscriber_and_replica_receive_changes,
@@ -1152,4 +1153,21 @@ async fn redis_keys_stay_under_the_prefix() {
 
     redis_store.purge_prefix().await.unwrap();
     assert!(scan(format!("*{unique}*")).await.is_empty());
+}
+
+async fn bot_runs_keep_one_record_per_interview_newest_first(store: DynStore) {
+    use panelist::supervisor::{BotRun, BotState};
+    assert_eq!(store.get_bot_run(1).await.unwrap(), None);
+    assert!(store.recent_bot_runs(10).await.unwrap().is_empty());
+    let mut a = BotRun::new(1, "replica-a", at(9, 0));
+    store.put_bot_run(&a).await.unwrap();
+    let b = BotRun::new(2, "replica-b", at(9, 5));
+    store.put_bot_run(&b).await.unwrap();
+    // Updating the first moves it to the front, and it is still one record.
+    a.transition(BotState::InCall, None, at(9, 10));
+    store.put_bot_run(&a).await.unwrap();
+    assert_eq!(store.get_bot_run(1).await.unwrap(), Some(a.clone()));
+    let recent = store.recent_bot_runs(10).await.unwrap();
+    assert_eq!(recent, vec![a.clone(), b]);
+    assert_eq!(store.recent_bot_runs(1).await.unwrap(), vec![a]);
 }

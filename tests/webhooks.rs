@@ -1154,4 +1154,16 @@ impl Store for EventLogDown {
     ) -> StoreResult<Vec<panelist::poster::OutboxNote>> {
         self.inner.recent_outbox_notes(limit).await
     }
+    async fn put_bot_run(&self, run: &panelist::supervisor::BotRun) -> StoreResult<()> {
+        self.inner.put_bot_run(run).await
+    }
+    async fn get_bot_run(&self, id: Id) -> StoreResult<Option<panelist::supervisor::BotRun>> {
+        self.inner.get_bot_run(id).await
+    }
+    async fn recent_bot_runs(
+        &self,
+        limit: usize,
+    ) -> StoreResult<Vec<panelist::supervisor::BotRun>> {
+        self.inner.recent_bot_runs(limit).await
+    }
 }

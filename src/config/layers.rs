@@ -289,6 +289,25 @@ fn validate(s: &Settings, problems: &mut Vec<String>) {
         // Never echo the key itself.
         "security.encryption_key: must be 32 bytes, base64-encoded".into(),
     );
+    check(
+        s.bots.lease_secs >= 3,
+        format!(
+            "bots.lease_secs: must be at least 3, got {}",
+            s.bots.lease_secs
+        ),
+    );
+    check(
+        s.bots.rescan_secs >= 1,
+        "bots.rescan_secs: must be at least 1".into(),
+    );
+    check(
+        s.bots.join_timeout_secs >= 1,
+        "bots.join_timeout_secs: must be at least 1".into(),
+    );
+    check(
+        s.bots.retry_base_secs >= 1 && s.bots.retry_max_secs >= s.bots.retry_base_secs,
+        "bots.retry_base_secs must be at least 1 and no more than bots.retry_max_secs".into(),
+    );
     validate_transcription(&s.transcription, problems);
     crate::notes::validate_settings(s, problems);
 }

@@ -28,6 +28,7 @@ pub struct Settings {
     pub transcription: TranscriptionSettings,
     pub notes: NotesSettings,
     pub poster: PosterSettings,
+    pub bots: BotSettings,
 }
 
 #[derive(Debug, Clone, Deserialize)]
@@ -184,6 +185,31 @@ pub struct PosterSettings {
     pub retry_base_secs: u64,
     pub retry_max_secs: u64,
     pub lease_secs: u64,
+}
+
+#[derive(Debug, Clone, Deserialize)]
+pub struct BotSettings {
+    pub enabled: bool,
+    pub join_lead_secs: u64,
+    pub lookahead_hours: u64,
+    pub rescan_secs: u64,
+    pub lease_secs: u64,
+    pub join_timeout_secs: u64,
+    pub record: bool,
+    pub replica_id: String,
+    pub retry_base_secs: u64,
+    pub retry_max_secs: u64,
+    pub leave: LeaveSettings,
+}
+
+#[derive(Debug, Clone, Deserialize)]
+pub struct LeaveSettings {
+    pub overrun_grace_secs: u64,
+    pub alone_secs: u64,
+    pub nobody_joined_secs: u64,
+    pub silence_secs: u64,
+    pub max_duration_secs: u64,
+    pub silent_watchdog_secs: u64,
 }
 
 impl Settings {

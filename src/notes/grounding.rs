@@ -95,9 +95,9 @@ pub fn ground_with_questions(
             }
         }
     };
-    // What the candidate said, and what the model judged from it, must rest on the candidate's
-    // own words; facts and next steps may come from either side (the interviewer states the office
-    // days or the next round).
+    // What the candidate said, the facts about them, and what the model judged from it must rest on
+    // the candidate's own words (numbers and names may come from the question before); next steps
+    // may come from either side (the interviewer names the next round).
     draft.answers.retain_mut(|a| {
         let asked = questions
             .get(a.question.wrapping_sub(1))
@@ -119,7 +119,7 @@ pub fn ground_with_questions(
         .concerns
         .retain_mut(|c| check(c, Source::Candidate, &mut stats));
     draft.facts.retain_mut(|(kind, c)| {
-        if !check(c, Source::Anyone, &mut stats) {
+        if !check(c, Source::Candidate, &mut stats) {
             return false;
         }
         // "Two weeks" said about a migration is not a notice period: the talk around a fact must
@@ -139,7 +139,7 @@ pub fn ground_with_questions(
     stats
 }
 
-/// Word beginnings that show talk about a kind of fact.
+/// Words and phrases (matched at word starts) that show talk about a kind of fact.
 fn fact_cues(kind: FactKind) -> &'static [&'static str] {
     match kind {
         FactKind::Experience => &[
@@ -149,21 +149,18 @@ fn fact_cues(kind: FactKind) -> &'static [&'static str] {
             "background",
             "worked",
             "working",
-            "been",
+            "been a",
             "since",
             "senior",
-            "junior",
             "engineer",
             "developer",
-            "role",
-            "job",
         ],
         FactKind::Projects => &[
             "project",
             "built",
             "build",
             "design",
-            "led",
+            "led ",
             "lead",
             "system",
             "pipeline",
@@ -171,7 +168,7 @@ fn fact_cues(kind: FactKind) -> &'static [&'static str] {
             "service",
             "platform",
             "launch",
-            "ship",
+            "shipped",
             "wrote",
             "implement",
             "tool",
@@ -191,59 +188,59 @@ fn fact_cues(kind: FactKind) -> &'static [&'static str] {
             "pound",
             "thousand",
             "package",
-            "rate",
             "band",
             "range",
             "total",
-            "k",
         ],
         FactKind::NoticePeriod => &[
             "notice",
             "resign",
             "quit",
-            "leav",
-            "current",
-            "employer",
+            "leave my",
+            "leaving",
+            "current employer",
             "contract",
             "finish",
-            "hand over",
-            "handover",
         ],
         FactKind::StartDate => &[
-            "start",
-            "join",
-            "availab",
-            "begin",
-            "date",
-            "when",
-            "could",
-            "january",
-            "february",
-            "march",
-            "april",
-            "may",
-            "june",
-            "july",
-            "august",
-            "september",
-            "october",
-            "november",
-            "december",
+            "could start",
+            "can start",
+            "start on",
+            "start in",
+            "start date",
+            "starting date",
+            "start from",
+            "available from",
+            "availability",
+            "join ",
+            "joining",
+            "notice",
         ],
         FactKind::Location => &[
-            "live", "living", "based", "located", "locat", "relocat", "remote", "office", "hybrid",
-            "onsite", "on-site", "city", "move", "moving", "commut", "home", "region", "where",
+            "live",
+            "living",
+            "based",
+            "located",
+            "relocat",
+            "remote",
+            "office",
+            "hybrid",
+            "onsite",
+            "on-site",
+            "commut",
+            "move to",
+            "moving to",
+            "from home",
         ],
         FactKind::CompetingOffers => &[
             "offer",
             "other compan",
             "interviewing",
-            "process",
             "deadline",
-            "talking",
+            "talking to",
             "competing",
             "elsewhere",
-            "pipeline",
+            "process with",
         ],
     }
 }
@@ -255,12 +252,17 @@ enum Source {
     Anyone,
 }
 
+/// Share of a claim's content words (percent) the candidate must have said around it.
+const RELATED_PERCENT: usize = 30;
+
 /// How far before its answer (seconds) a kit question may have been asked.
 const ASKED_SECS: f64 = 600.0;
 
 /// What one turn offers as support.
 struct TurnFacts {
     numbers: Vec<f64>,
+    /// Numbers with the time unit they count ("seven years" = (7, "year")).
+    timed: Vec<(f64, &'static str)>,
     words: HashSet<String>,
     /// The words as written, for short names.
     original: HashSet<String>,
@@ -277,6 +279,7 @@ impl TurnFacts {
         let sequence: Vec<String> = toks.iter().map(|t| t.to_lowercase()).collect();
         TurnFacts {
             numbers: numbers(&toks, true),
+            timed: timed_numbers(&toks, true),
             words: sequence.iter().cloned().collect(),
             original: toks.iter().cloned().collect(),
             sequence,
@@ -336,10 +339,8 @@ impl Checker<'_> {
         let w = i.saturating_sub(WINDOW)..(i + WINDOW + 1).min(self.turns.len());
         let cues = fact_cues(kind);
         w.into_iter().any(|j| {
-            self.index[j]
-                .sequence
-                .iter()
-                .any(|word| cues.iter().any(|c| word.starts_with(c)))
+            let text = format!(" {} ", self.index[j].sequence.join(" "));
+            cues.iter().any(|c| text.contains(&format!(" {c}")))
         })
     }
 
@@ -351,6 +352,7 @@ impl Checker<'_> {
         }
         let toks = tokens(&claim.text);
         let nums = numbers(&toks, false);
+        let timed = timed_numbers(&toks, false);
         let names: Vec<String> = names(&claim.text, self.corpus)
             .into_iter()
             .filter(|n| !self.people.contains(&n.to_lowercase()))
@@ -360,10 +362,22 @@ impl Checker<'_> {
         let speaks = |j: usize| source == Source::Anyone || turns[j].role == Some(Role::Candidate);
         // The words of the claim must be about what was said around it (this catches examples
         // copied from the prompt and generic praise).
+        // For the candidate's words, a good part of the claim's words must be theirs (a claim
+        // sharing one word with them is the model's own text).
         let related = |w: std::ops::Range<usize>| {
-            stems.is_empty()
-                || w.clone()
-                    .any(|j| speaks(j) && !index[j].stems.is_disjoint(&stems))
+            if stems.is_empty() {
+                return true;
+            }
+            let said: HashSet<&String> = w
+                .clone()
+                .filter(|&j| speaks(j))
+                .flat_map(|j| index[j].stems.intersection(&stems))
+                .collect();
+            let needed = match source {
+                Source::Anyone => 1,
+                Source::Candidate => (stems.len() * RELATED_PERCENT).div_ceil(100).max(1),
+            };
+            said.len() >= needed
         };
 
         // Turns to try, nearest to the claimed time first; without a time, in order.
@@ -411,6 +425,14 @@ impl Checker<'_> {
             let all_numbers = nums.iter().all(|n| {
                 w.clone()
                     .any(|j| index[j].numbers.iter().any(|m| same(*m, *n)))
+            }) && timed.iter().all(|(n, unit)| {
+                // "Two years" needs two years, not "two tools" next to "years".
+                w.clone().any(|j| {
+                    index[j]
+                        .timed
+                        .iter()
+                        .any(|(m, u)| u == unit && same(*m, *n))
+                })
             });
             let all_names = names
                 .iter()
@@ -733,6 +755,57 @@ fn numbers(toks: &[String], lenient: bool) -> Vec<f64> {
             }
         }
         i += consumed;
+    }
+    out
+}
+
+/// The time unit a word names, if any.
+fn time_unit(word: &str) -> Option<&'static str> {
+    let w = word.to_lowercase();
+    Some(match w.as_str() {
+        "year" | "years" | "yrs" | "yr" => "year",
+        "month" | "months" => "month",
+        "week" | "weeks" => "week",
+        "day" | "days" => "day",
+        "hour" | "hours" | "hrs" => "hour",
+        "minute" | "minutes" | "mins" | "min" => "minute",
+        "second" | "seconds" | "secs" => "second",
+        "quarter" | "quarters" => "quarter",
+        _ => return None,
+    })
+}
+
+/// Numbers counted in a time unit: a number right before a unit word, or with one of a few
+/// qualifiers between ("two straight weeks"). "A day" after a number is a rate ("40 million events
+/// a day"), not a duration, and is left out.
+fn timed_numbers(toks: &[String], lenient: bool) -> Vec<(f64, &'static str)> {
+    const QUALIFIERS: [&str; 9] = [
+        "full", "straight", "more", "whole", "long", "calendar", "working", "business", "plus",
+    ];
+    let mut out = Vec::new();
+    for (k, tok) in toks.iter().enumerate() {
+        let Some(unit) = time_unit(tok) else { continue };
+        let mut at = k;
+        while at > 0 && QUALIFIERS.contains(&toks[at - 1].to_lowercase().as_str()) {
+            at -= 1;
+        }
+        if at == 0 {
+            continue;
+        }
+        let before = toks[at - 1].to_lowercase();
+        if matches!(before.as_str(), "a" | "an" | "per" | "each" | "every") {
+            continue;
+        }
+        // The number may be several words ("twenty-five", "one hundred"): parse what ends here.
+        let from = at.saturating_sub(4);
+        if let Some(v) = numbers(&toks[from..at], lenient).last() {
+            let last_is_number = word_value(&before).is_some()
+                || before.chars().any(|c| c.is_ascii_digit())
+                || scale_of(&before).is_some();
+            if last_is_number {
+                out.push((*v, unit));
+            }
+        }
     }
     out
 }
@@ -1208,7 +1281,7 @@ const COMMON: &[&str] = &[
 
 /// Lower-case word stems of length ≥ 4 that carry meaning, for matching claims without
 /// checkable tokens to the turn they paraphrase.
-fn content_stems(text: &str) -> HashSet<String> {
+pub(crate) fn content_stems(text: &str) -> HashSet<String> {
     const STOP: [&str; 24] = [
         "that",
         "this",
@@ -1239,6 +1312,11 @@ fn content_stems(text: &str) -> HashSet<String> {
         .into_iter()
         .map(|w| w.to_lowercase())
         .filter(|w| w.len() >= 4 && !STOP.contains(&w.as_str()))
+        // Numbers and amounts are checked as numbers, not as words.
+        .filter(|w| {
+            w.chars()
+                .all(|c| c.is_alphabetic() || c == '-' || c == '\'')
+        })
         .map(|w| stem(&w))
         .collect()
 }
@@ -1493,6 +1571,22 @@ mod tests {
     }
 
     #[test]
+    fn durations_need_their_unit() {
+        let t = |s: &str| timed_numbers(&tokens(s), true);
+        assert_eq!(
+            t("seven years of Go, two straight weeks"),
+            vec![(7.0, "year"), (2.0, "week")]
+        );
+        assert_eq!(t("40 million events a day"), vec![]);
+        assert_eq!(t("twenty-five minutes"), vec![(25.0, "minute")]);
+        // "Two years" is not supported by "two tools" near "years".
+        assert_eq!(
+            ground_fact(FactKind::Experience, "Two years at Fernwood", Some(300.0)),
+            None
+        );
+    }
+
+    #[test]
     fn facts_need_talk_about_their_kind_and_judgements_need_the_candidates_words() {
         // "Four weeks" is said right after the notice question: a notice period.
         assert_eq!(
@@ -1520,7 +1614,7 @@ mod tests {
         assert_eq!(
             ground_fact(
                 FactKind::Compensation,
-                "Clear about compensation expectations",
+                "Quoted a figure around that level for base",
                 Some(11.0)
             ),
             Some(10.0)

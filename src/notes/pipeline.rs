@@ -185,7 +185,15 @@ impl NotesPipeline {
             let cost = prompt::estimate_tokens(&prompt::transcript_line(t)) + 2;
             if tokens + cost > budget {
                 // Always take at least one turn (long turns were split to fit the budget).
-                return Some(if i == self.next { i + 1 } else { i });
+                if i == self.next {
+                    return Some(i + 1);
+                }
+                // A chunk does not end on the interviewer's turn: a question goes with its answer.
+                let last = i - 1;
+                if last > self.next && self.all[last].role != Some(Role::Candidate) {
+                    return Some(last);
+                }
+                return Some(i);
             }
             tokens += cost;
         }
@@ -260,7 +268,8 @@ impl NotesPipeline {
         report
     }
 
-    /// Both passes over one chunk (or only the facts pass).
+    /// Both passes over one chunk (or only the facts pass), each asking only for what the chunk
+    /// talks about; what the model adds beyond that is dropped.
     async fn ask(
         &mut self,
         context: &[Turn],
@@ -268,31 +277,54 @@ impl NotesPipeline {
         facts_only: bool,
         report: &mut ChunkReport,
     ) -> Result<NotesDraft, NotesError> {
-        let facts = match self.ask_pass(Pass::Facts, context, part, report).await {
-            Err(NotesError::ContextOverflow(detail)) if part.len() > 1 => {
-                // The estimate was off for this text: halve the chunk and do both halves.
-                tracing::warn!(%detail, "notes: prompt too long for the model; splitting the chunk");
-                let mid = part.len() / 2;
-                let first = Box::pin(self.ask(context, &part[..mid], facts_only, report)).await?;
-                let second =
-                    Box::pin(self.ask(&part[..mid], &part[mid..], facts_only, report)).await?;
-                return Ok(concat(first, second));
+        let (facts_pass, assessment_pass) = prompt::plan(&self.ctx, context, part);
+        let mut facts = match &facts_pass {
+            Pass::Facts { kinds, next_steps } if kinds.is_empty() && !next_steps => {
+                NotesDraft::default()
             }
-            other => other?,
+            _ => match self.ask_pass(&facts_pass, context, part, report).await {
+                Err(NotesError::ContextOverflow(detail)) if part.len() > 1 => {
+                    // The estimate was off for this text: halve the chunk and do both halves.
+                    tracing::warn!(%detail, "notes: prompt too long for the model; splitting the chunk");
+                    let mid = part.len() / 2;
+                    let first =
+                        Box::pin(self.ask(context, &part[..mid], facts_only, report)).await?;
+                    let second =
+                        Box::pin(self.ask(&part[..mid], &part[mid..], facts_only, report)).await?;
+                    return Ok(concat(first, second));
+                }
+                other => other?,
+            },
         };
+        if let Pass::Facts { kinds, next_steps } = &facts_pass {
+            facts.facts.retain(|(k, _)| kinds.contains(k));
+            if !next_steps {
+                facts.next_steps.clear();
+            }
+        }
+        // The facts pass answers nothing else.
+        facts.answers.clear();
+        facts.strengths.clear();
+        facts.concerns.clear();
+        facts.summary.clear();
         if facts_only {
             return Ok(facts);
         }
-        let assessment = self
-            .ask_pass(Pass::Assessment, context, part, report)
+        let mut assessment = self
+            .ask_pass(&assessment_pass, context, part, report)
             .await?;
+        if let Pass::Assessment { asked } = &assessment_pass {
+            assessment.answers.retain(|a| asked.contains(&a.question));
+        }
+        assessment.facts.clear();
+        assessment.next_steps.clear();
         Ok(concat(facts, assessment))
     }
 
     /// Asks the engine for one pass over one chunk until the reply reads as the schema.
     async fn ask_pass(
         &mut self,
-        pass: Pass,
+        pass: &Pass,
         context: &[Turn],
         part: &[Turn],
         report: &mut ChunkReport,
@@ -324,11 +356,11 @@ impl NotesPipeline {
             };
             let completion = self.engine.complete(&request).await?;
             add_usage(&mut report.usage, &completion.usage);
-            tracing::trace!(?pass, reply = %completion.text, "notes: model reply");
+            tracing::trace!(facts = pass.is_facts(), reply = %completion.text, "notes: model reply");
             match schema::parse_reply(&completion.text, &self.ctx.questions) {
                 Ok(draft) => return Ok(draft),
                 Err(schema::ReplyError(problem)) => {
-                    tracing::warn!(attempt, ?pass, %problem, finish = %completion.finish_reason, "notes: unreadable reply");
+                    tracing::warn!(attempt, facts = pass.is_facts(), %problem, finish = %completion.finish_reason, "notes: unreadable reply");
                     let excerpt: String = completion.text.chars().take(600).collect();
                     messages.truncate(2);
                     messages.push(ChatMessage {

@@ -20,11 +20,119 @@ pub struct PromptContext {
     pub job: Option<String>,
 }
 
-/// The two passes over each chunk.
-#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+/// The two passes over each chunk, each with only the keys the chunk can answer (decided by code
+/// from the words in it, so a small model is not tempted to fill the others).
+#[derive(Debug, Clone, PartialEq, Eq)]
 pub enum Pass {
-    Facts,
-    Assessment,
+    Facts {
+        kinds: Vec<FactKind>,
+        next_steps: bool,
+    },
+    Assessment {
+        /// Kit questions (1-based) the interviewer asks in the chunk.
+        asked: Vec<usize>,
+    },
+}
+
+impl Pass {
+    pub fn is_facts(&self) -> bool {
+        matches!(self, Pass::Facts { .. })
+    }
+}
+
+/// Word beginnings that show a chunk talks about a kind of fact; a fact kind is asked for only in
+/// chunks that have one.
+fn fact_gate(kind: FactKind) -> &'static [&'static str] {
+    match kind {
+        FactKind::Experience => &["year", "experience", "career", "background"],
+        FactKind::Projects => &[
+            "project", "built", "designed", "design", "system", "pipeline", "migrat", "launch",
+            "led",
+        ],
+        FactKind::Compensation => &[
+            "salary",
+            "compensation",
+            "pay",
+            "base",
+            "equity",
+            "bonus",
+            "$",
+            "dollar",
+            "euro",
+            "pound",
+            "expectation",
+        ],
+        FactKind::NoticePeriod => &["notice"],
+        FactKind::StartDate => &["start", "join", "availab"],
+        FactKind::Location => &[
+            "live", "based", "located", "relocat", "remote", "hybrid", "office", "commut",
+        ],
+        FactKind::CompetingOffers => &["offer", "interviewing", "deadline"],
+    }
+}
+
+/// Phrases that show a chunk talks about what happens after the interview.
+const NEXT_STEP_CUES: [&str; 9] = [
+    "next step",
+    "next round",
+    "next week",
+    "follow up",
+    "follow-up",
+    "reach out",
+    "recruiter",
+    "schedule",
+    "get back to",
+];
+
+/// The passes to make over `part`: the fact kinds its words touch, whether it talks about next
+/// steps, and the kit questions the interviewer asks in it or in the `context` lines just before
+/// it (a question that ended the previous chunk is answered in this one).
+pub fn plan(ctx: &PromptContext, context: &[Turn], part: &[Turn]) -> (Pass, Pass) {
+    let text = part
+        .iter()
+        .map(|t| t.text.to_lowercase())
+        .collect::<Vec<_>>()
+        .join(" ");
+    let words: Vec<&str> = text
+        .split(|c: char| !(c.is_alphanumeric() || c == '$' || c == '-'))
+        .filter(|w| !w.is_empty())
+        .collect();
+    let kinds = FactKind::ALL
+        .into_iter()
+        .filter(|k| {
+            fact_gate(*k)
+                .iter()
+                .any(|cue| words.iter().any(|w| w.starts_with(cue)))
+        })
+        .collect();
+    let next_steps = NEXT_STEP_CUES.iter().any(|c| text.contains(c));
+    let asked = ctx
+        .questions
+        .iter()
+        .enumerate()
+        .filter(|(_, q)| {
+            let stems = super::grounding::content_stems(q);
+            let needed = stems.len().min(2);
+            let question = q.trim().trim_end_matches('?').to_lowercase();
+            context.iter().chain(part).any(|t| {
+                t.role != Some(Role::Candidate)
+                    && if needed == 0 {
+                        // A question of short words only ("Why us?") must be said as it is.
+                        t.text.to_lowercase().contains(&question)
+                    } else {
+                        super::grounding::content_stems(&t.text)
+                            .intersection(&stems)
+                            .count()
+                            >= needed
+                    }
+            })
+        })
+        .map(|(i, _)| i + 1)
+        .collect();
+    (
+        Pass::Facts { kinds, next_steps },
+        Pass::Assessment { asked },
+    )
 }
 
 pub fn system_message(ctx: &PromptContext) -> ChatMessage {
@@ -87,29 +195,34 @@ fn transcript_block(context: &[Turn], part: &[Turn]) -> String {
     s
 }
 
-fn facts_task() -> String {
+fn facts_task(kinds: &[FactKind], next_steps: bool) -> String {
     let mut s = String::from(
-        "\nTask: list the candidate's key facts that this part of the transcript states. Use only these keys, \
-         and leave out every key this part says nothing about:\n",
+        "\nTask: find the candidate's key facts in this part of the transcript. The keys:\n",
     );
-    for kind in FactKind::ALL {
-        let shape = if kind.is_list() {
-            "a list of items"
+    let item = "{\"text\": \"<short phrase>\", \"at\": \"<mm:ss>\"}";
+    let mut skeleton = Vec::new();
+    for kind in kinds.iter().copied() {
+        s.push_str(&format!("- \"{}\": {}\n", kind.key(), kind.hint()));
+        skeleton.push(if kind.is_list() {
+            format!("\"{}\": [{item}]", kind.key())
         } else {
-            "one item"
-        };
-        s.push_str(&format!("- \"{}\": {shape}: {}\n", kind.key(), kind.hint()));
+            format!("\"{}\": {item}", kind.key())
+        });
     }
-    s.push_str(
-        "- \"next_steps\": a list of items: what happens after the interview\n\
-         An item is {\"text\": \"<short phrase, at most 12 words>\", \"at\": \"<mm:ss of the line>\"}. \
-         Copy names, numbers, amounts and dates exactly as the transcript says them. \
-         If this part states none of them, reply {}.",
-    );
+    if next_steps {
+        s.push_str("- \"next_steps\": what happens after the interview\n");
+        skeleton.push(format!("\"next_steps\": [{item}]"));
+    }
+    s.push_str(&format!(
+        "Reply with a JSON object of this shape, keeping only the keys this part gives information for \
+         (at most 12 words per phrase; copy names, numbers, amounts and dates exactly as said):\n{{{}}}\n\
+         If this part gives none of them, reply {{}}.",
+        skeleton.join(", ")
+    ));
     s
 }
 
-fn assessment_task(ctx: &PromptContext, summary_so_far: &str) -> String {
+fn assessment_task(ctx: &PromptContext, summary_so_far: &str, asked: &[usize]) -> String {
     let mut s = String::new();
     let summary: String = summary_so_far.chars().take(SUMMARY_CHARS).collect();
     if summary.trim().is_empty() {
@@ -120,34 +233,46 @@ fn assessment_task(ctx: &PromptContext, summary_so_far: &str) -> String {
             summary.trim()
         ));
     }
-    if ctx.questions.is_empty() {
+    let asked: Vec<(usize, &String)> = asked
+        .iter()
+        .filter_map(|&n| ctx.questions.get(n.wrapping_sub(1)).map(|q| (n, q)))
+        .collect();
+    let mut shape = String::from("{");
+    if asked.is_empty() {
         s.push_str("\nTask: assess the candidate in this part. Keys:\n");
     } else {
-        s.push_str("\nInterview kit questions:\n");
-        for (i, q) in ctx.questions.iter().enumerate() {
-            s.push_str(&format!("{}. {}\n", i + 1, q.trim()));
+        s.push_str("\nInterview kit questions asked in this part:\n");
+        for (n, q) in &asked {
+            s.push_str(&format!("{n}. {}\n", q.trim()));
         }
         s.push_str(
             "\nTask: assess the candidate in this part. Keys:\n\
-             - \"answers\": for each kit question the interviewer asks in this part, \
-             {\"q\": its number, \"answer\": the candidate's answer in one sentence, \"at\": \"mm:ss\"}. \
-             Leave out questions not asked in this part.\n",
+             - \"answers\": for each of these questions, the candidate's answer in at most 20 words\n",
+        );
+        shape.push_str(
+            "\"answers\": [{\"q\": <question number>, \"answer\": \"<at most 20 words>\", \"at\": \"<mm:ss>\"}], ",
         );
     }
+    shape.push_str(
+        "\"strengths\": [{\"text\": \"<short phrase>\", \"at\": \"<mm:ss>\"}], \
+         \"concerns\": [{\"text\": \"<short phrase>\", \"at\": \"<mm:ss>\"}], \
+         \"summary\": \"<two or three sentences>\"}",
+    );
     s.push_str(
-        "- \"strengths\": a list of {\"text\", \"at\"}: what speaks for the candidate in this part\n\
-         - \"concerns\": a list of {\"text\", \"at\"}: what speaks against the candidate in this part\n\
+        "- \"strengths\": at most two things that speak for the candidate in this part\n\
+         - \"concerns\": at most two things that speak against the candidate in this part (none is fine)\n\
          - \"summary\": two or three sentences about the candidate covering the whole interview so far \
          (the summary above, updated with this part)\n\
-         Items are {\"text\": \"<short phrase, at most 15 words>\", \"at\": \"<mm:ss of the line>\"}. \
-         Write about the candidate in the third person; do not copy whole sentences.",
+         Reply with a JSON object of this shape (phrases of at most 15 words, about the candidate in the \
+         third person; do not copy whole sentences):\n",
     );
+    s.push_str(&shape);
     s
 }
 
 /// The user message of one pass over one chunk.
 pub fn user_message(
-    pass: Pass,
+    pass: &Pass,
     ctx: &PromptContext,
     summary_so_far: &str,
     context: &[Turn],
@@ -155,8 +280,8 @@ pub fn user_message(
 ) -> ChatMessage {
     let mut s = transcript_block(context, part);
     s.push_str(&match pass {
-        Pass::Facts => facts_task(),
-        Pass::Assessment => assessment_task(ctx, summary_so_far),
+        Pass::Facts { kinds, next_steps } => facts_task(kinds, *next_steps),
+        Pass::Assessment { asked } => assessment_task(ctx, summary_so_far, asked),
     });
     ChatMessage {
         role: "user".into(),
@@ -193,7 +318,9 @@ pub fn estimate_messages(messages: &[ChatMessage]) -> usize {
 /// the running summary), for cutting chunks that fit the context.
 pub fn overhead_tokens(ctx: &PromptContext) -> usize {
     let system = estimate_messages(&[system_message(ctx)]);
-    let tasks = estimate_tokens(&facts_task()).max(estimate_tokens(&assessment_task(ctx, "")));
+    let all: Vec<usize> = (1..=ctx.questions.len()).collect();
+    let tasks = estimate_tokens(&facts_task(&FactKind::ALL, true))
+        .max(estimate_tokens(&assessment_task(ctx, "", &all)));
     system + tasks + estimate_tokens(&"x".repeat(SUMMARY_CHARS)) + 40
 }
 
@@ -214,8 +341,18 @@ mod tests {
     #[test]
     fn both_passes_share_the_transcript_prefix() {
         let t = vec![Turn::new(65.0, "Maya", Some(Role::Candidate), "Hello.")];
-        let a = user_message(Pass::Facts, &ctx(), "", &[], &t);
-        let b = user_message(Pass::Assessment, &ctx(), "Earlier stuff.", &t, &t);
+        let facts = Pass::Facts {
+            kinds: FactKind::ALL.to_vec(),
+            next_steps: true,
+        };
+        let a = user_message(&facts, &ctx(), "", &[], &t);
+        let b = user_message(
+            &Pass::Assessment { asked: vec![1] },
+            &ctx(),
+            "Earlier stuff.",
+            &t,
+            &t,
+        );
         assert!(a
             .content
             .starts_with("Transcript part (01:05 to 01:05):\n[01:05] Maya (candidate): Hello.\n"));
@@ -235,5 +372,53 @@ mod tests {
         let shared = system_message(&ctx());
         assert_eq!(shared.role, "system");
         assert!(overhead_tokens(&ctx()) > estimate_messages(&[shared]));
+    }
+
+    #[test]
+    fn only_what_a_chunk_talks_about_is_asked_for() {
+        let part = vec![
+            Turn::new(
+                0.0,
+                "Tom Becker",
+                Some(Role::Interviewer),
+                "Why us? And what is your notice period?",
+            ),
+            Turn::new(
+                5.0,
+                "Maya Chen",
+                Some(Role::Candidate),
+                "Growth. Four weeks.",
+            ),
+        ];
+        let (facts, assessment) = plan(&ctx(), &[], &part);
+        assert_eq!(
+            facts,
+            Pass::Facts {
+                kinds: vec![FactKind::NoticePeriod],
+                next_steps: false
+            }
+        );
+        assert_eq!(assessment, Pass::Assessment { asked: vec![1] });
+        let m = user_message(&facts, &ctx(), "", &[], &part);
+        assert!(m.content.contains("\"notice_period\"") && !m.content.contains("\"compensation\""));
+        let quiet = vec![Turn::new(
+            0.0,
+            "Tom Becker",
+            Some(Role::Interviewer),
+            "Hello there.",
+        )];
+        let (facts, assessment) = plan(&ctx(), &[], &quiet);
+        // A question in the context lines counts for the part that answers it.
+        let (_, assessment_after) = plan(&ctx(), &part[..1], &part[1..]);
+        assert_eq!(assessment_after, Pass::Assessment { asked: vec![1] });
+        assert_eq!(
+            facts,
+            Pass::Facts {
+                kinds: vec![],
+                next_steps: false
+            }
+        );
+        let m = user_message(&assessment, &ctx(), "", &[], &quiet);
+        assert!(!m.content.contains("\"answers\""), "{}", m.content);
     }
 }

@@ -52,6 +52,8 @@ pub struct GreenhousePosterActor {
     draining: bool,
     again: bool,
     stats: PosterStats,
+    /// `poster.enabled = false`: notes are kept in the outbox, not posted.
+    paused: bool,
 }
 
 impl GreenhousePosterActor {
@@ -62,10 +64,21 @@ impl GreenhousePosterActor {
             draining: false,
             again: false,
             stats: PosterStats::default(),
+            paused: false,
         }
     }
 
+    /// Keeps queued notes in the outbox without posting them (`poster.enabled = false`); they go
+    /// out once posting is enabled and the server restarted.
+    pub fn paused(mut self, paused: bool) -> Self {
+        self.paused = paused;
+        self
+    }
+
     fn drain(&mut self, ctx: &mut Context<Self>) {
+        if self.paused {
+            return;
+        }
         if self.draining {
             self.again = true;
             return;
@@ -118,6 +131,11 @@ impl Actor for GreenhousePosterActor {
     type Context = Context<Self>;
 
     fn started(&mut self, ctx: &mut Self::Context) {
+        if self.paused {
+            tracing::warn!(
+                "posting to Greenhouse is off (poster.enabled = false): notes stay in the outbox"
+            );
+        }
         // Restarts resume the outbox: whatever is due goes out now.
         self.drain(ctx);
         ctx.run_interval(self.interval, |act, ctx| act.drain(ctx));

@@ -25,6 +25,7 @@ use super::{
 use crate::domain::{EntityKind, Id, Interview, InterviewStatus};
 use crate::poster::{OutboxNote, OutboxStatus};
 use crate::settings::IntegrationSettings;
+use crate::supervisor::BotRun;
 
 /// One table per entity kind, id → JSON, so listing and counting a kind is a plain table scan.
 fn entity_table(kind: EntityKind) -> TableDefinition<'static, Id, &'static [u8]> {
@@ -70,6 +71,10 @@ const OUTBOX: TableDefinition<Id, &[u8]> = TableDefinition::new("notes_outbox");
 /// (next attempt millis, interview id) of pending entries only, so due notes are one range scan.
 const OUTBOX_PENDING: TableDefinition<(i64, Id), ()> = TableDefinition::new("notes_outbox_pending");
 /// (updated millis, interview id), for newest-first listing.
+/// Bot records: interview id → JSON, and (updated ms, interview id) for newest-first listing.
+const BOT_RUNS: TableDefinition<Id, &[u8]> = TableDefinition::new("bot_runs");
+const BOT_RUNS_BY_UPDATED: TableDefinition<(i64, Id), ()> =
+    TableDefinition::new("bot_runs_by_updated");
 const OUTBOX_BY_UPDATED: TableDefinition<(i64, Id), ()> =
     TableDefinition::new("notes_outbox_by_updated");
 
@@ -115,6 +120,8 @@ impl EmbeddedStore {
         tx.open_table(OUTBOX)?;
         tx.open_table(OUTBOX_PENDING)?;
         tx.open_table(OUTBOX_BY_UPDATED)?;
+        tx.open_table(BOT_RUNS)?;
+        tx.open_table(BOT_RUNS_BY_UPDATED)?;
         tx.commit()?;
         let (changes, _) = broadcast::channel(CHANGE_CHANNEL_CAPACITY);
         Ok(Self {
@@ -822,6 +829,56 @@ impl Store for EmbeddedStore {
                 ids.push(entry?.0.value().1);
             }
             read_outbox(tx, &ids)
+        })
+        .await
+    }
+
+    async fn put_bot_run(&self, run: &BotRun) -> StoreResult<()> {
+        let run = run.clone();
+        let json = serde_json::to_vec(&run)?;
+        self.write(move |tx| {
+            let mut runs = tx.open_table(BOT_RUNS)?;
+            let mut by_updated = tx.open_table(BOT_RUNS_BY_UPDATED)?;
+            let old: Option<BotRun> = runs
+                .get(run.interview_id)?
+                .map(|bytes| serde_json::from_slice(bytes.value()))
+                .transpose()?;
+            if let Some(old) = old {
+                by_updated.remove((old.updated_at.timestamp_millis(), old.interview_id))?;
+            }
+            runs.insert(run.interview_id, json.as_slice())?;
+            by_updated.insert((run.updated_at.timestamp_millis(), run.interview_id), ())?;
+            Ok(())
+        })
+        .await
+    }
+
+    async fn get_bot_run(&self, interview_id: Id) -> StoreResult<Option<BotRun>> {
+        self.read(move |tx| {
+            Ok(tx
+                .open_table(BOT_RUNS)?
+                .get(interview_id)?
+                .map(|bytes| serde_json::from_slice(bytes.value()))
+                .transpose()?)
+        })
+        .await
+    }
+
+    async fn recent_bot_runs(&self, limit: usize) -> StoreResult<Vec<BotRun>> {
+        self.read(move |tx| {
+            let runs = tx.open_table(BOT_RUNS)?;
+            let mut out = Vec::new();
+            for entry in tx
+                .open_table(BOT_RUNS_BY_UPDATED)?
+                .iter()?
+                .rev()
+                .take(limit)
+            {
+                if let Some(bytes) = runs.get(entry?.0.value().1)? {
+                    out.push(serde_json::from_slice(bytes.value())?);
+                }
+            }
+            Ok(out)
         })
         .await
     }

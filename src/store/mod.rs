@@ -23,6 +23,7 @@ use futures::stream::BoxStream;
 use crate::domain::{Entity, EntityKind, Id, Interview};
 use crate::poster::OutboxNote;
 use crate::settings::IntegrationSettings;
+use crate::supervisor::BotRun;
 
 pub type StoreResult<T> = Result<T, StoreError>;
 
@@ -116,6 +117,13 @@ pub trait Store: Send + Sync + 'static {
     async fn pending_outbox_notes(&self, limit: usize) -> StoreResult<Vec<OutboxNote>>;
     /// Every entry, most recently updated first (the dashboard).
     async fn recent_outbox_notes(&self, limit: usize) -> StoreResult<Vec<OutboxNote>>;
+
+    // ---- bots (src/supervisor), one record per interview ----
+    /// Inserts or replaces the record of an interview's bot.
+    async fn put_bot_run(&self, run: &BotRun) -> StoreResult<()>;
+    async fn get_bot_run(&self, interview_id: Id) -> StoreResult<Option<BotRun>>;
+    /// Every record, most recently updated first (the dashboard, resuming after a restart).
+    async fn recent_bot_runs(&self, limit: usize) -> StoreResult<Vec<BotRun>>;
 }
 
 /// Typed access on top of the raw entity operations.

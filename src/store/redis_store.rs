@@ -23,6 +23,7 @@ use super::{
 use crate::domain::{EntityKind, Id, Interview, InterviewStatus};
 use crate::poster::{OutboxNote, OutboxStatus};
 use crate::settings::IntegrationSettings;
+use crate::supervisor::BotRun;
 
 /// Extends a lease only if `ARGV[1]` still owns it; atomic, so it cannot extend someone else's.
 const RENEW_LEASE: &str = r"
@@ -765,6 +766,43 @@ impl Store for RedisStore {
             .iter()
             .filter_map(|id| id.parse::<Id>().ok())
             .map(|id| self.outbox_key(id))
+            .collect();
+        self.load_many(&keys).await
+    }
+
+    async fn put_bot_run(&self, run: &BotRun) -> StoreResult<()> {
+        let mut con = self.con.clone();
+        redis::pipe()
+            .atomic()
+            .set(
+                self.key(&format!("bot:{}", run.interview_id)),
+                serde_json::to_vec(run)?,
+            )
+            .ignore()
+            .zadd(
+                self.key("bots"),
+                run.interview_id,
+                run.updated_at.timestamp_millis(),
+            )
+            .ignore()
+            .query_async::<()>(&mut con)
+            .await?;
+        Ok(())
+    }
+
+    async fn get_bot_run(&self, interview_id: Id) -> StoreResult<Option<BotRun>> {
+        Ok(self
+            .load_many(&[self.key(&format!("bot:{interview_id}"))])
+            .await?
+            .pop())
+    }
+
+    async fn recent_bot_runs(&self, limit: usize) -> StoreResult<Vec<BotRun>> {
+        let ids = self.zset_ids(&self.key("bots"), limit, true).await?;
+        let keys: Vec<String> = ids
+            .iter()
+            .filter_map(|id| id.parse::<Id>().ok())
+            .map(|id| self.key(&format!("bot:{id}")))
             .collect();
         self.load_many(&keys).await
     }

@@ -51,6 +51,8 @@ pub fn test_settings(
         ("PANELIST__SERVER__ADMIN_TOKEN".into(), ADMIN_TOKEN.into()),
         ("PANELIST__DATA_DIR".into(), data_dir.display().to_string()),
         ("PANELIST__SYNC__ENABLED".into(), "false".into()),
+        // Tests that want bots turn them on (loading a speech model for every API test is waste).
+        ("PANELIST__BOTS__ENABLED".into(), "false".into()),
         (
             "PANELIST__GREENHOUSE__HARVEST_BASE_URL".into(),
             fake.base_url(),

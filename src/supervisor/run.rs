@@ -1,0 +1,192 @@
+//! `BotRun`: the persisted record of one bot's life for one interview, so the dashboard, a restart
+//! and other replicas all see the same state timeline.
+
+use chrono::{DateTime, Utc};
+use serde::{Deserialize, Serialize};
+
+use crate::domain::Id;
+
+/// Where a bot is. Every change is persisted with the time it happened.
+#[derive(Debug, Clone, Copy, PartialEq, Eq, Hash, Serialize, Deserialize)]
+#[serde(rename_all = "snake_case")]
+pub enum BotState {
+    /// A timer is set; the bot starts at `join_at`.
+    Scheduled,
+    Joining,
+    WaitingRoom,
+    InCall,
+    Leaving,
+    /// A failure is being retried after a backoff.
+    Retrying,
+    /// The call is over and the transcript, notes and post follow.
+    Done,
+    Failed,
+    /// The meeting URL is not served by any connector (or missing): no bot is sent.
+    UnsupportedPlatform,
+    /// The interview was cancelled or deleted before or during the call.
+    Cancelled,
+}
+
+impl BotState {
+    pub fn as_str(self) -> &'static str {
+        match self {
+            BotState::Scheduled => "scheduled",
+            BotState::Joining => "joining",
+            BotState::WaitingRoom => "waiting_room",
+            BotState::InCall => "in_call",
+            BotState::Leaving => "leaving",
+            BotState::Retrying => "retrying",
+            BotState::Done => "done",
+            BotState::Failed => "failed",
+            BotState::UnsupportedPlatform => "unsupported_platform",
+            BotState::Cancelled => "cancelled",
+        }
+    }
+
+    /// Whether the bot is running (holds a media session or is about to).
+    pub fn is_active(self) -> bool {
+        matches!(
+            self,
+            BotState::Joining
+                | BotState::WaitingRoom
+                | BotState::InCall
+                | BotState::Leaving
+                | BotState::Retrying
+        )
+    }
+
+    /// Whether nothing more will happen to this bot.
+    pub fn is_final(self) -> bool {
+        matches!(
+            self,
+            BotState::Done | BotState::Failed | BotState::UnsupportedPlatform | BotState::Cancelled
+        )
+    }
+}
+
+impl std::fmt::Display for BotState {
+    fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
+        f.write_str(self.as_str())
+    }
+}
+
+/// One entry of a bot's timeline.
+#[derive(Debug, Clone, PartialEq, Serialize, Deserialize)]
+pub struct StateChange {
+    pub state: BotState,
+    pub at: DateTime<Utc>,
+    /// Why (a leave rule, a join error, the platform nobody serves), never a secret.
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub detail: Option<String>,
+}
+
+/// What the bot saw of the call, updated while it runs.
+#[derive(Debug, Clone, Default, PartialEq, Serialize, Deserialize)]
+pub struct CallFigures {
+    /// Participants ever seen, by display name (the bot itself is never one).
+    pub participants: Vec<String>,
+    pub audio_frames: u64,
+    pub frames_lost: u64,
+    /// The bot is in the call, others are there, but no audio has arrived for a while.
+    pub silent: bool,
+    /// Seconds from the scheduled start to being in the call (negative: early).
+    pub join_latency_ms: Option<i64>,
+}
+
+/// The persisted record of a bot for one interview.
+#[derive(Debug, Clone, PartialEq, Serialize, Deserialize)]
+pub struct BotRun {
+    pub interview_id: Id,
+    pub state: BotState,
+    /// The replica that runs (or last ran) the bot.
+    pub owner: String,
+    pub meeting_url: Option<String>,
+    pub platform: Option<String>,
+    pub scheduled_start: Option<DateTime<Utc>>,
+    pub scheduled_end: Option<DateTime<Utc>>,
+    pub attempts: u32,
+    #[serde(default)]
+    pub figures: CallFigures,
+    pub timeline: Vec<StateChange>,
+    pub updated_at: DateTime<Utc>,
+}
+
+impl BotRun {
+    pub fn new(interview_id: Id, owner: &str, now: DateTime<Utc>) -> BotRun {
+        BotRun {
+            interview_id,
+            state: BotState::Scheduled,
+            owner: owner.to_string(),
+            meeting_url: None,
+            platform: None,
+            scheduled_start: None,
+            scheduled_end: None,
+            attempts: 0,
+            figures: CallFigures::default(),
+            timeline: vec![StateChange {
+                state: BotState::Scheduled,
+                at: now,
+                detail: None,
+            }],
+            updated_at: now,
+        }
+    }
+
+    /// Moves to `state` (a repeat of the current state with the same detail is not recorded twice).
+    pub fn transition(&mut self, state: BotState, detail: Option<String>, now: DateTime<Utc>) {
+        let same = self.state == state && self.timeline.last().map(|c| &c.detail) == Some(&detail);
+        self.state = state;
+        self.updated_at = now;
+        if !same {
+            self.timeline.push(StateChange {
+                state,
+                at: now,
+                detail,
+            });
+        }
+    }
+
+    /// The detail of the latest change: why the bot is where it is.
+    pub fn reason(&self) -> Option<&str> {
+        self.timeline.last().and_then(|c| c.detail.as_deref())
+    }
+
+    /// When the bot first got into the call.
+    pub fn joined_at(&self) -> Option<DateTime<Utc>> {
+        self.timeline
+            .iter()
+            .find(|c| c.state == BotState::InCall)
+            .map(|c| c.at)
+    }
+}
+
+#[cfg(test)]
+#[allow(clippy::unwrap_used)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn the_timeline_records_each_change_once() {
+        let t0 = Utc::now();
+        let mut run = BotRun::new(7, "replica-a", t0);
+        run.transition(BotState::Joining, None, t0);
+        run.transition(BotState::Joining, None, t0);
+        run.transition(BotState::InCall, None, t0);
+        run.transition(BotState::Done, Some("alone for 120 s".into()), t0);
+        let states: Vec<BotState> = run.timeline.iter().map(|c| c.state).collect();
+        assert_eq!(
+            states,
+            [
+                BotState::Scheduled,
+                BotState::Joining,
+                BotState::InCall,
+                BotState::Done
+            ]
+        );
+        assert_eq!(run.reason(), Some("alone for 120 s"));
+        assert!(run.state.is_final() && !run.state.is_active());
+        let json = serde_json::to_string(&run).unwrap();
+        assert!(json.contains("\"in_call\""));
+        assert_eq!(serde_json::from_str::<BotRun>(&json).unwrap(), run);
+    }
+}
