@@ -42,6 +42,10 @@ pub enum Command {
     /// Send one bot to a call now, outside the schedule: it joins, transcribes each speaker, leaves by
     /// the leave rules (or Ctrl-C), and prints the transcript.
     Join(JoinArgs),
+    /// The whole product on one machine: a fake Greenhouse with an interview starting in 30 s, a
+    /// WebRTC test room playing a two-voice interview, and `serve`; the note lands in the fake
+    /// Greenhouse's activity feed.
+    Demo(crate::commands::DemoArgs),
     /// Serve a WHEP test room that plays WAV files as call participants; prints `WHEP URL: ...` and runs
     /// until Ctrl-C.
     Room(RoomArgs),

@@ -1,10 +1,12 @@
 //! What each subcommand does, beyond `serve`.
 
+mod demo;
 mod join;
 mod notes;
 mod room;
 mod speech;
 
+pub use demo::{demo, DemoArgs};
 pub use join::join;
 pub use notes::notes_file;
 pub use room::room;

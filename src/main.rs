@@ -43,6 +43,7 @@ async fn main() -> anyhow::Result<()> {
         Command::Notes(args) => commands::notes_file(settings, args).await?,
         Command::Room(args) => commands::room(args).await?,
         Command::Join(args) => commands::join(settings, args).await?,
+        Command::Demo(args) => commands::demo(settings, args).await?,
         Command::Transcribe {
             file,
             format,

@@ -93,6 +93,10 @@ impl Application {
             integration: core.integration.clone(),
             sync,
             admin_token,
+            supervisor: pipeline.supervisor.clone(),
+            transcriber: pipeline.transcriber.clone(),
+            poster: pipeline.poster.clone(),
+            transcripts: crate::transcribe::TranscriptFiles::new(&settings.data_dir),
         };
 
         let listener = TcpListener::bind((settings.server.host.as_str(), settings.server.port))

@@ -164,7 +164,9 @@ async fn the_local_model_writes_grounded_guarded_notes_for_the_synthetic_intervi
             .split(" [")
             .next()
             .unwrap_or_default();
-        if questions().iter().any(|q| q == claim) {
+        // Section headers ("KEY FACTS") and question texts are the renderer's, not claims.
+        let header = !line.is_empty() && line == line.to_uppercase();
+        if header || questions().iter().any(|q| q == claim) {
             continue;
         }
         let claim = claim.split_once(": ").map(|(_, v)| v).unwrap_or(claim);

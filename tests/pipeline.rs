@@ -18,6 +18,7 @@ use notes_support::{FakeChat, Reply};
 use panelist::domain::{Application, Candidate, Interview, InterviewTime, Interviewer, User};
 use panelist::fake_greenhouse::FakeConfig;
 use panelist::models::ModelName;
+use panelist::store::StoreExt;
 use panelist::supervisor::BotState;
 use panelist::transcribe::TranscriptFiles;
 use panelist_bots::room::{AudioSource, RoomConfig, RoomHandle, RoomParticipant, TestRoom};
@@ -277,6 +278,51 @@ async fn a_scheduled_interview_gets_one_bot_and_its_notes_land_in_greenhouse() {
     }
     // One bot joined: the room saw one session.
     assert_eq!(room.stats().created, 1, "{:?}", room.stats());
+
+    // Operators see the same through the API and the metrics.
+    let bots: Value = app
+        .api(Method::GET, "/bots")
+        .send()
+        .await
+        .unwrap()
+        .json()
+        .await
+        .unwrap();
+    assert_eq!(bots[0]["interview_id"], id, "{bots}");
+    assert_eq!(bots[0]["state"], "done", "{bots}");
+    let transcript: Value = app
+        .api(Method::GET, &format!("/interviews/{id}/transcript"))
+        .send()
+        .await
+        .unwrap()
+        .json()
+        .await
+        .unwrap();
+    assert_eq!(
+        transcript["segments"].as_array().unwrap().len(),
+        segments.len()
+    );
+    let metrics = app
+        .http
+        .get(format!("{}/metrics", app.address))
+        .send()
+        .await
+        .unwrap()
+        .text()
+        .await
+        .unwrap();
+    assert!(
+        metrics.contains("panelist_bots{state=\"done\"} 1"),
+        "{metrics}"
+    );
+    assert!(
+        metrics.contains("panelist_hangup_to_note_seconds_count 1"),
+        "{metrics}"
+    );
+    assert!(
+        metrics.contains("panelist_notes{status=\"posted\"} 1"),
+        "{metrics}"
+    );
     room.shutdown().await;
     app.shutdown().await;
 }
@@ -358,5 +404,91 @@ async fn a_meeting_no_connector_serves_is_recorded_as_unsupported() {
         run.reason().unwrap().to_lowercase().contains("zoom"),
         "{run:?}"
     );
+    app.shutdown().await;
+}
+
+/// Posts a Greenhouse webhook signed with the secret the settings hold.
+async fn deliver(app: &TestApp, body: &str) {
+    let signature = panelist::webhooks::sign(b"whsec-0123456789abcdef", body.as_bytes());
+    let r = app
+        .http
+        .post(format!("{}/webhooks/greenhouse", app.address))
+        .header("Content-Type", "application/json")
+        .header(panelist::webhooks::SIGNATURE_HEADER, signature)
+        .header("Greenhouse-Event-ID", uuid::Uuid::new_v4().to_string())
+        .body(body.to_string())
+        .send()
+        .await
+        .unwrap();
+    assert_eq!(r.status(), 200, "{}", r.text().await.unwrap());
+}
+
+/// Greenhouse's `candidate_stage_change` example, moved onto this test's candidate.
+fn stage_change() -> String {
+    std::fs::read_to_string(concat!(
+        env!("CARGO_MANIFEST_DIR"),
+        "/tests/fixtures/greenhouse/webhook_candidate_stage_change.json"
+    ))
+    .unwrap()
+    .replace("265277", &APPLICATION.to_string())
+    .replace("265772", &CANDIDATE.to_string())
+}
+
+fn interview_deleted(id: i64) -> String {
+    json!({"action": "interview_deleted", "payload": {"interview": {"id": id}}}).to_string()
+}
+
+#[actix_web::test]
+async fn webhooks_bring_a_new_interview_a_bot_and_deletions_stop_bots() {
+    let audio = tempfile::tempdir().unwrap();
+    let (room, _call) = interview_room(audio.path()).await;
+    let chat = FakeChat::start(vec![]).await;
+    chat.set_fallback(echo_model);
+    let app = app_with_bots(Backend::Redis, &chat, &[]).await;
+    seed_candidate(&app);
+    let url = room.whep_url().to_string();
+    // Greenhouse has two new interviews the store has not seen: no sync runs in this test.
+    let now_id = 7_301;
+    let later_id = 7_302;
+    app.fake
+        .upsert_interview(&interview(now_id, &url, Duration::from_secs(3)));
+    app.fake
+        .upsert_interview(&interview(later_id, &url, Duration::from_secs(3600)));
+
+    // The stage change makes Panelist refresh the application's interviews and find both.
+    deliver(&app, &stage_change()).await;
+    let store = app.store.clone();
+    eventually("the new interview's bot is in the call", Duration::from_secs(60), || {
+        let store = store.clone();
+        async move {
+            matches!(store.get_bot_run(now_id).await, Ok(Some(r)) if r.state == BotState::InCall)
+        }
+    })
+    .await;
+    let later: Option<Interview> = app.store.get(later_id).await.unwrap();
+    assert!(
+        later.is_some(),
+        "the refresh stored the later interview too"
+    );
+
+    // Deleting the later one clears its timer: it never gets a bot.
+    deliver(&app, &interview_deleted(later_id)).await;
+    // Deleting the one in the call stops its bot.
+    deliver(&app, &interview_deleted(now_id)).await;
+    eventually("the bot in the call stops", Duration::from_secs(20), || {
+        let store = store.clone();
+        async move {
+            matches!(store.get_bot_run(now_id).await, Ok(Some(r)) if r.state == BotState::Cancelled)
+        }
+    })
+    .await;
+    eventually("the room session is gone", Duration::from_secs(10), || {
+        let active = room.stats().active();
+        async move { active == 0 }
+    })
+    .await;
+    assert!(app.store.get_bot_run(later_id).await.unwrap().is_none());
+    assert_eq!(room.stats().created, 1, "{:?}", room.stats());
+    room.shutdown().await;
     app.shutdown().await;
 }

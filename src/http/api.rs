@@ -6,6 +6,7 @@ use serde::Deserialize;
 
 use super::{ApiError, AppState};
 use crate::settings::SettingsUpdate;
+use crate::supervisor::{StartNow, StopInterview, SupervisorActor};
 use crate::sync::{GetSyncStatus, StartSync, SyncKind};
 
 pub fn configure(cfg: &mut web::ServiceConfig) {
@@ -19,7 +20,16 @@ pub fn configure(cfg: &mut web::ServiceConfig) {
         .route("/sync/status", web::get().to(sync_status))
         .route("/sync/runs", web::get().to(sync_runs))
         .route("/webhooks/events", web::get().to(webhook_events))
-        .route("/schedule", web::get().to(schedule));
+        .route("/schedule", web::get().to(schedule))
+        .route("/bots", web::get().to(bots))
+        .route("/bots/{interview_id}", web::get().to(bot))
+        .route("/bots/{interview_id}/stop", web::post().to(stop_bot))
+        .route("/bots/{interview_id}/start", web::post().to(start_bot))
+        .route(
+            "/interviews/{interview_id}/transcript",
+            web::get().to(transcript),
+        )
+        .route("/notes", web::get().to(notes));
 }
 
 #[derive(Deserialize)]
@@ -120,4 +130,65 @@ async fn schedule(
         .interviews_starting_between(now - Duration::hours(1), now + Duration::hours(hours))
         .await?;
     Ok(HttpResponse::Ok().json(interviews))
+}
+
+async fn bots(
+    state: web::Data<AppState>,
+    q: web::Query<LimitQuery>,
+) -> Result<HttpResponse, ApiError> {
+    Ok(HttpResponse::Ok().json(state.store.recent_bot_runs(q.get()).await?))
+}
+
+async fn bot(state: web::Data<AppState>, id: web::Path<i64>) -> Result<HttpResponse, ApiError> {
+    match state.store.get_bot_run(*id).await? {
+        Some(run) => Ok(HttpResponse::Ok().json(run)),
+        None => Err(ApiError::NotFound(format!("no bot for interview {id}"))),
+    }
+}
+
+fn supervisor(state: &AppState) -> Result<&actix::Addr<SupervisorActor>, ApiError> {
+    state.supervisor.as_ref().ok_or_else(|| {
+        ApiError::Unavailable(
+            "bots are off on this replica (bots.enabled = false, or transcription cannot run: see the log)".into(),
+        )
+    })
+}
+
+async fn stop_bot(
+    state: web::Data<AppState>,
+    id: web::Path<i64>,
+) -> Result<HttpResponse, ApiError> {
+    supervisor(&state)?.do_send(StopInterview {
+        interview_id: *id,
+        why: "stopped by an operator".into(),
+    });
+    Ok(HttpResponse::Accepted().json(serde_json::json!({"stopping": *id})))
+}
+
+async fn start_bot(
+    state: web::Data<AppState>,
+    id: web::Path<i64>,
+) -> Result<HttpResponse, ApiError> {
+    supervisor(&state)?.do_send(StartNow { interview_id: *id });
+    Ok(HttpResponse::Accepted().json(serde_json::json!({"starting": *id})))
+}
+
+async fn transcript(
+    state: web::Data<AppState>,
+    id: web::Path<i64>,
+) -> Result<HttpResponse, ApiError> {
+    let files = state.transcripts.clone();
+    let key = id.to_string();
+    let segments = web::block(move || files.load(&key))
+        .await
+        .map_err(|e| ApiError::Unavailable(e.to_string()))?
+        .map_err(|e| ApiError::Unavailable(format!("cannot read the transcript: {e}")))?;
+    Ok(HttpResponse::Ok().json(serde_json::json!({ "segments": segments })))
+}
+
+async fn notes(
+    state: web::Data<AppState>,
+    q: web::Query<LimitQuery>,
+) -> Result<HttpResponse, ApiError> {
+    Ok(HttpResponse::Ok().json(state.store.recent_outbox_notes(q.get()).await?))
 }

@@ -12,6 +12,8 @@ pub enum ApiError {
     #[error("authentication required")]
     Unauthorized,
     #[error("{0}")]
+    NotFound(String),
+    #[error("{0}")]
     Unavailable(String),
     #[error(transparent)]
     Settings(#[from] SettingsError),
@@ -24,6 +26,7 @@ impl ResponseError for ApiError {
         match self {
             ApiError::BadRequest(_) => StatusCode::BAD_REQUEST,
             ApiError::Unauthorized => StatusCode::UNAUTHORIZED,
+            ApiError::NotFound(_) => StatusCode::NOT_FOUND,
             ApiError::Unavailable(_) => StatusCode::SERVICE_UNAVAILABLE,
             ApiError::Settings(e) if e.is_user_error() => StatusCode::UNPROCESSABLE_ENTITY,
             // Greenhouse said no (bad credentials, missing permission): the admin can act on it.

@@ -5,6 +5,7 @@ mod api;
 mod auth;
 mod error;
 mod health;
+mod metrics;
 
 pub use auth::AdminToken;
 pub use error::ApiError;
@@ -18,11 +19,17 @@ pub struct AppState {
     pub integration: crate::settings::IntegrationService,
     pub sync: actix::Addr<crate::sync::SyncActor>,
     pub admin_token: AdminToken,
+    /// `None` when bots are off on this replica.
+    pub supervisor: Option<actix::Addr<crate::supervisor::SupervisorActor>>,
+    pub transcripts: crate::transcribe::TranscriptFiles,
+    pub transcriber: Option<actix::Addr<crate::transcribe::TranscriberActor>>,
+    pub poster: actix::Addr<crate::poster::GreenhousePosterActor>,
 }
 
 pub fn configure(cfg: &mut web::ServiceConfig) {
     cfg.route("/healthz", web::get().to(health::healthz))
         .route("/readyz", web::get().to(health::readyz))
+        .route("/metrics", web::get().to(metrics::metrics))
         .service(
             web::scope("/api")
                 .wrap(actix_web::middleware::from_fn(auth::require_admin))

@@ -110,17 +110,65 @@ pub fn ground_with_questions(
             }
             return false;
         }
+        // An answer is the candidate's words, not the question's: the question's own words do not
+        // count as support ("I approach mentoring junior engineers by..." after a question about
+        // mentoring that the candidate never answered).
+        if let Some(q) = questions.get(a.question.wrapping_sub(1)) {
+            let asked = content_stems(q);
+            let rest: Vec<&str> = a
+                .claim
+                .text
+                .split_whitespace()
+                .filter(|w| {
+                    let stems = content_stems(w);
+                    stems.is_empty() || !stems.is_subset(&asked)
+                })
+                .collect();
+            if !checker.said_near(&content_stems(&rest.join(" ")), a.claim.at) {
+                stats.checked += 1;
+                stats.unsupported += 1;
+                if stats.dropped.len() < 20 {
+                    stats.dropped.push(a.claim.text.clone());
+                }
+                return false;
+            }
+        }
         check(&mut a.claim, Source::Candidate, &mut stats)
     });
-    draft
-        .strengths
-        .retain_mut(|c| check(c, Source::Candidate, &mut stats));
-    draft
-        .concerns
-        .retain_mut(|c| check(c, Source::Candidate, &mut stats));
+    // A judgement must rest on a good part of what the candidate said around it; one shared word
+    // with a nearby turn is the model's own text (or an unanswered question turned into praise).
+    let judged = |c: &mut Claim, stats: &mut GroundingStats| {
+        // First anchored to the turn that supports it, then checked around that turn.
+        if !check(c, Source::Candidate, stats) {
+            return false;
+        }
+        if !checker.said_near_share(&content_stems(&c.text), c.at, RELATED_PERCENT) {
+            stats.unsupported += 1;
+            if stats.dropped.len() < 20 {
+                stats.dropped.push(c.text.clone());
+            }
+            return false;
+        }
+        true
+    };
+    draft.strengths.retain_mut(|c| judged(c, &mut stats));
+    draft.concerns.retain_mut(|c| judged(c, &mut stats));
     draft.facts.retain_mut(|(kind, c)| {
         if !check(c, Source::Candidate, &mut stats) {
-            return false;
+            // "Denver, Colorado" when only Denver was said: keep the part the transcript has.
+            let Some((head, _)) = c.text.split_once(", ") else {
+                return false;
+            };
+            let mut part = Claim::new(head, c.at);
+            if checker.support(&part, Source::Candidate).is_none() {
+                return false;
+            }
+            stats.unsupported -= 1;
+            if stats.dropped.last() == Some(&c.text) {
+                stats.dropped.pop();
+            }
+            part.at = checker.support(&part, Source::Candidate);
+            *c = part;
         }
         // "Two weeks" said about a migration is not a notice period: the talk around a fact must
         // be about that kind of fact.
@@ -254,6 +302,8 @@ enum Source {
 
 /// Share of a claim's content words (percent) the candidate must have said around it.
 const RELATED_PERCENT: usize = 30;
+/// Share of a kit answer's own words (the question's aside) the candidate must have said nearby.
+const ANSWER_PERCENT: usize = 40;
 
 /// How far before its answer (seconds) a kit question may have been asked.
 const ASKED_SECS: f64 = 600.0;
@@ -327,6 +377,31 @@ impl Checker<'_> {
                 && at.is_none_or(|at| t.start <= at + SNAP_SECS && at - t.start <= ASKED_SECS)
                 && f.stems.intersection(&stems).count() >= needed
         })
+    }
+
+    /// Whether the candidate, within `NEAR_SECS` of `at`, said a good part (`ANSWER_PERCENT`, at
+    /// least two) of these words.
+    fn said_near(&self, stems: &HashSet<String>, at: Option<f64>) -> bool {
+        self.said_near_share(stems, at, ANSWER_PERCENT)
+    }
+
+    /// `said_near` with the share given: `percent` of the words, at least two.
+    fn said_near_share(&self, stems: &HashSet<String>, at: Option<f64>, percent: usize) -> bool {
+        if stems.is_empty() {
+            return false;
+        }
+        let said: HashSet<&String> = self
+            .turns
+            .iter()
+            .zip(self.index)
+            .filter(|(t, _)| t.role == Some(Role::Candidate))
+            .filter(|(t, _)| at.is_none_or(|at| (t.start - at).abs() <= NEAR_SECS))
+            .flat_map(|(_, f)| f.stems.intersection(stems))
+            .collect();
+        let needed = (stems.len() * percent)
+            .div_ceil(100)
+            .max(2.min(stems.len()));
+        said.len() >= needed
     }
 
     /// Whether the turns around `at` talk about `kind` at all (a word starting with one of its
@@ -434,9 +509,12 @@ impl Checker<'_> {
                         .any(|(m, u)| u == unit && same(*m, *n))
                 })
             });
-            let all_names = names
-                .iter()
-                .all(|name| w.clone().any(|j| index[j].mentions(name)));
+            // A name may come from anywhere the same side said it (the candidate's employer,
+            // named once at the start, is still their employer later); numbers may not.
+            let all_names = names.iter().all(|name| {
+                w.clone().any(|j| index[j].mentions(name))
+                    || (0..turns.len()).any(|j| speaks(j) && index[j].mentions(name))
+            });
             let money_ok = money.is_empty() || {
                 let seen: HashSet<Currency> = w
                     .clone()
@@ -1322,14 +1400,20 @@ pub(crate) fn content_stems(text: &str) -> HashSet<String> {
 }
 
 fn stem(w: &str) -> String {
-    for suffix in ["ing", "ed", "es", "s", "ly", "er"] {
-        if let Some(s) = w.strip_suffix(suffix) {
-            if s.len() >= 4 {
-                return s.to_string();
+    // Stripped repeatedly, so every form of a word ends at the same stem: delegating, delegation
+    // and delegate → delegat; hardest → hard; engineers, engineering → engine.
+    let mut w = w;
+    'strip: loop {
+        for suffix in ["ing", "ed", "es", "s", "ly", "er", "ion", "est", "e"] {
+            if let Some(s) = w.strip_suffix(suffix) {
+                if s.len() >= 4 {
+                    w = s;
+                    continue 'strip;
+                }
             }
         }
+        return w.to_string();
     }
-    w.to_string()
 }
 
 /// Grounds free text without times (the summary): each sentence whose numbers and names are not
@@ -1453,6 +1537,21 @@ mod tests {
         };
         ground(&mut d, &turns(), &["Tom Becker".into(), "Maya Chen".into()]);
         d.strengths.first().and_then(|c| c.at)
+    }
+
+    #[test]
+    fn a_fact_keeps_the_part_the_transcript_supports() {
+        let mut d = NotesDraft {
+            facts: vec![(
+                FactKind::CompetingOffers,
+                Claim::new("Brightline, Colorado", Some(35.0)),
+            )],
+            ..Default::default()
+        };
+        let stats = ground(&mut d, &turns(), &["Tom Becker".into(), "Maya Chen".into()]);
+        assert_eq!(d.facts.len(), 1);
+        assert_eq!(d.facts[0].1.text, "Brightline");
+        assert_eq!(stats.unsupported, 0);
     }
 
     #[test]
@@ -1633,5 +1732,60 @@ mod tests {
             Some(300.0)
         );
         assert_eq!(ground_strength("Enjoys gardening", None), None);
+    }
+}
+
+#[cfg(test)]
+#[allow(clippy::unwrap_used)]
+mod answers {
+    use super::*;
+    use crate::notes::schema::Answer;
+
+    fn fixture() -> (Vec<Turn>, Vec<String>) {
+        let dir = concat!(env!("CARGO_MANIFEST_DIR"), "/tests/fixtures/transcripts/");
+        let text = std::fs::read_to_string(format!("{dir}backend_interview.txt")).unwrap();
+        let questions = std::fs::read_to_string(format!("{dir}backend_interview.questions"))
+            .unwrap()
+            .lines()
+            .map(str::to_string)
+            .collect();
+        (
+            crate::notes::load_transcript(&text, None).unwrap(),
+            questions,
+        )
+    }
+
+    fn kept(question: usize, text: &str, at: f64) -> bool {
+        let (turns, questions) = fixture();
+        let mut d = NotesDraft {
+            answers: vec![Answer {
+                question,
+                claim: Claim::new(text, Some(at)),
+            }],
+            ..Default::default()
+        };
+        let people = ["Daniel Okafor".to_string(), "Sarah Lindqvist".to_string()];
+        ground_with_questions(&mut d, &turns, &people, &questions);
+        !d.answers.is_empty()
+    }
+
+    #[test]
+    fn an_answer_naming_the_employer_said_at_the_start_is_kept() {
+        // Fernwood Logistics is named at 00:31, the answer at 06:51.
+        assert!(kept(
+            4,
+            "Interested because it aligns with his experience at Fernwood Logistics and lets him influence architecture across several teams.",
+            411.0
+        ));
+    }
+
+    #[test]
+    fn an_answer_made_of_the_question_words_is_dropped() {
+        // The mentoring question (09:40) was never answered: the candidate asked about the team.
+        assert!(!kept(
+            5,
+            "I approach mentoring junior engineers by providing clear and actionable feedback, setting goals, and offering guidance on best practices.",
+            580.0
+        ));
     }
 }

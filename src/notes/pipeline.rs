@@ -231,7 +231,9 @@ impl NotesPipeline {
             Ok(mut draft) => {
                 let guarded = guard::filter_draft(&mut draft);
                 self.guard.add(&guarded);
-                let window: Vec<Turn> = self.all[from_ctx..end].to_vec();
+                // Everything said so far: claims are checked near their time, but a name the
+                // candidate said earlier (their employer) still counts later.
+                let window: Vec<Turn> = self.all[..end].to_vec();
                 let grounded = grounding::ground_with_questions(
                     &mut draft,
                     &window,

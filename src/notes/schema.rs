@@ -81,19 +81,26 @@ impl FactKind {
     /// What the prompt asks for under the key.
     pub fn hint(self) -> &'static str {
         match self {
-            FactKind::Experience => "years and kind of work experience",
-            FactKind::Projects => "a project the candidate worked on, with results",
+            FactKind::Experience => "years of experience, current role or title, and team size",
+            FactKind::Projects => {
+                "a project the candidate worked on, with its measured results (numbers as said)"
+            }
             FactKind::Compensation => "salary or pay the candidate expects or earns",
             FactKind::NoticePeriod => "how much notice the candidate must give",
             FactKind::StartDate => "when the candidate could start",
             FactKind::Location => "where the candidate lives or wants to work; remote or office",
-            FactKind::CompetingOffers => "other offers or interviews, with deadlines",
+            FactKind::CompetingOffers => {
+                "other offers or interviews: the company, and any deadline (day and date as said)"
+            }
         }
     }
 
     /// Facts that can have several values (the rest keep the best supported one).
     pub fn is_list(self) -> bool {
-        matches!(self, FactKind::Projects | FactKind::CompetingOffers)
+        matches!(
+            self,
+            FactKind::Experience | FactKind::Projects | FactKind::CompetingOffers
+        )
     }
 
     fn from_key(key: &str) -> Option<FactKind> {

@@ -555,7 +555,8 @@ impl Actor for SupervisorActor {
             Duration::from_secs(self.settings.bots.rescan_secs),
             |act, ctx| act.rescan(ctx),
         );
-        let renew = (self.lease_ttl() / 3).max(Duration::from_secs(1));
+        // Four renewals per lease: a replica whose thread is busy for a while keeps its leases.
+        let renew = (self.lease_ttl() / 4).max(Duration::from_secs(1));
         ctx.run_interval(renew, |act, ctx| act.renew_leases(ctx));
     }
 }

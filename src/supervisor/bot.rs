@@ -22,6 +22,28 @@ use crate::domain::Id;
 use crate::store::DynStore;
 use crate::transcribe::{ParticipantAudio, ParticipantSpeech};
 
+/// The multi-threaded runtime every bot's media session runs on, one worker per core. actix runs
+/// each arbiter on a single thread; with tens of calls, ICE, DTLS and Opus decoding there starved
+/// the supervisor's lease renewals (seen in the fleet test: leases lost under a burst of joins).
+fn media_runtime() -> &'static tokio::runtime::Runtime {
+    static RUNTIME: std::sync::OnceLock<tokio::runtime::Runtime> = std::sync::OnceLock::new();
+    RUNTIME.get_or_init(|| {
+        let workers = std::thread::available_parallelism()
+            .map(|n| n.get())
+            .unwrap_or(2);
+        match tokio::runtime::Builder::new_multi_thread()
+            .worker_threads(workers)
+            .thread_name("panelist-media")
+            .enable_all()
+            .build()
+        {
+            Ok(rt) => rt,
+            // Without threads the process cannot do anything useful anyway.
+            Err(e) => panic!("cannot start the media runtime: {e}"),
+        }
+    })
+}
+
 /// How often leave rules are checked and call figures persisted.
 const TICK: Duration = Duration::from_secs(1);
 /// Persist the running figures at most this often (state changes are persisted at once).
@@ -141,8 +163,10 @@ impl Actor for BotActor {
         let interview_id = self.spec.interview_id;
         let generation = self.generation;
         let supervisor = self.supervisor.clone();
-        // The media session lives in a task: a panic there is a failed bot, not a dead arbiter.
-        let task = tokio::spawn(call.run());
+        // The media session lives in a task on the media runtime: a panic there is a failed bot,
+        // not a dead arbiter, and WebRTC's work (ICE, DTLS, decoding) never delays the actors'
+        // timers (lease renewals) on the actix thread.
+        let task = media_runtime().spawn(call.run());
         let fut = async move {
             let finished = match task.await {
                 Ok(f) => f,
@@ -280,6 +304,7 @@ impl Call {
         let mut tick = tokio::time::interval(TICK);
         tick.set_missed_tick_behavior(tokio::time::MissedTickBehavior::Delay);
         let mut leaving: Option<LeaveReason> = None;
+        let mut no_media: Option<String> = None;
         let mut last_persist = std::time::Instant::now();
         let mut stop_requested = false;
         let reason = loop {
@@ -312,7 +337,27 @@ impl Call {
                         self.run.figures.silent = silent;
                         self.persist().await;
                     }
-                    if leaving.is_none() {
+                    // Joined, others are there, yet not one frame came in twice the watchdog's
+                    // period: the media path never came up (DTLS or RTP lost). Rejoining is the
+                    // remedy; the supervisor does it with its usual backoff.
+                    let never_heard = seen.last_audio.is_none()
+                        && seen.present > 0
+                        && !rules.silent_watchdog.is_zero()
+                        && (obs.now - seen.joined_at).to_std().unwrap_or_default() >= rules.silent_watchdog * 2;
+                    if leaving.is_none() && no_media.is_none() && never_heard {
+                        let why = format!(
+                            "joined, but no audio arrived in {} s",
+                            (rules.silent_watchdog * 2).as_secs()
+                        );
+                        tracing::warn!(interview_id = self.spec.interview_id, %why, "bot rejoins");
+                        self.transition(BotState::Leaving, Some(why.clone())).await;
+                        no_media = Some(why);
+                        if let Err(e) = session.leave().await {
+                            tracing::warn!(interview_id = self.spec.interview_id, error = %e, "leaving the call failed");
+                            break DisconnectReason::Left;
+                        }
+                    }
+                    if leaving.is_none() && no_media.is_none() {
                         if let Some(why) = leave_reason(&rules, &obs) {
                             self.transition(BotState::Leaving, Some(why.to_string())).await;
                             leaving = Some(why);
@@ -338,6 +383,10 @@ impl Call {
         self.update_figures(&session.stats());
         let heard = seen.heard;
         let outcome = match (reason, leaving) {
+            _ if no_media.is_some() => BotOutcome::Failed {
+                error: no_media.unwrap_or_default(),
+                retryable: true,
+            },
             (DisconnectReason::ConnectionLost, None) => BotOutcome::Failed {
                 error: "the connection to the call was lost".into(),
                 retryable: true,
