@@ -157,6 +157,8 @@ async fn three_replicas_send_one_bot_per_interview_and_survive_a_kill() {
         ("PANELIST__BOTS__LEASE_SECS", "10"),
         ("PANELIST__BOTS__RECORD", "false"),
         ("PANELIST__BOTS__LEAVE__ALONE_SECS", "2"),
+        // A call whose media went quiet without a goodbye (a BYE lost under load) still ends.
+        ("PANELIST__BOTS__LEAVE__SILENCE_SECS", "20"),
         ("PANELIST__TRANSCRIPTION__ENGINE", "http"),
         ("PANELIST__TRANSCRIPTION__HTTP__BASE_URL", &transcriber),
         ("PANELIST__NOTES__ENGINE", "openai"),

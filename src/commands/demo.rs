@@ -124,6 +124,18 @@ fn seed(fake: &crate::fake_greenhouse::FakeHandle, room_url: &str) -> anyhow::Re
 }
 
 pub async fn demo(mut settings: Settings, args: DemoArgs) -> anyhow::Result<()> {
+    // The demo keeps its own store and files ({data_dir}/demo), so it never touches a real
+    // installation's settings; models stay where they were installed.
+    settings.transcription.model_dir = crate::models::model_dir(&settings);
+    settings.data_dir = settings.data_dir.join("demo");
+    // Each demo starts afresh: a bot record left by the last run would say interview 9001 is done.
+    if settings.data_dir.exists() {
+        std::fs::remove_dir_all(&settings.data_dir)
+            .with_context(|| format!("cannot clear {}", settings.data_dir.display()))?;
+    }
+    std::fs::create_dir_all(&settings.data_dir)
+        .with_context(|| format!("cannot create {}", settings.data_dir.display()))?;
+    settings.store.redis_url = String::new();
     let fake =
         FakeGreenhouse::start(FakeConfig::default()).context("cannot start the fake Greenhouse")?;
     let dir = settings.data_dir.join("demo-audio");
