@@ -18,7 +18,7 @@ use std::time::Duration;
 use actix_web::{web, App, HttpResponse, HttpServer};
 use chrono::Utc;
 use common::{eventually, redis_url};
-use notes_support::{FakeChat, Reply};
+use notes_support::{echo_candidate_model, FakeChat};
 use panelist::config;
 use panelist::domain::{Application, Candidate, Interview, InterviewTime, Interviewer, User};
 use panelist::fake_greenhouse::{FakeConfig, FakeGreenhouse};
@@ -28,7 +28,7 @@ use panelist::store::{RedisStore, StoreExt};
 use panelist::supervisor::BotState;
 use panelist_bots::room::{AudioSource, RoomConfig, RoomParticipant, TestRoom};
 use secrecy::SecretString;
-use serde_json::{json, Value};
+use serde_json::json;
 
 const INTERVIEWS: i64 = 20;
 const REPLICAS: usize = 3;
@@ -77,29 +77,6 @@ fn fake_transcriber() -> String {
     format!("http://127.0.0.1:{port}")
 }
 
-fn echo_model(request: &Value) -> Reply {
-    let user = request["messages"][1]["content"]
-        .as_str()
-        .unwrap_or_default();
-    if user.contains("Task: find the candidate's key facts") {
-        return Reply::Content("{}".into());
-    }
-    let line = user
-        .lines()
-        .find(|l| l.contains("(candidate):"))
-        .unwrap_or_default();
-    let at = line
-        .trim_start_matches('[')
-        .split(']')
-        .next()
-        .unwrap_or("00:00");
-    Reply::Content(
-        json!({"summary": "The candidate described their work.",
-               "strengths": [{"text": "built the payment service", "at": at}]})
-        .to_string(),
-    )
-}
-
 struct Replica {
     name: String,
     child: Child,
@@ -130,7 +107,7 @@ async fn three_replicas_send_one_bot_per_interview_and_survive_a_kill() {
     let prefix = format!("panelist-fleet-{}", uuid::Uuid::new_v4());
     let fake = FakeGreenhouse::start(FakeConfig::default()).unwrap();
     let chat = FakeChat::start(vec![]).await;
-    chat.set_fallback(echo_model);
+    chat.set_fallback(echo_candidate_model);
     let transcriber = fake_transcriber();
     let room = TestRoom::start(RoomConfig::new(vec![
         RoomParticipant::new("sarah", "Sarah Lindqvist", AudioSource::Pcm(bursts(220.0))),

@@ -14,7 +14,7 @@ use std::time::Duration;
 
 use chrono::Utc;
 use common::{eventually, spawn_app_with, Backend, TestApp};
-use notes_support::{FakeChat, Reply};
+use notes_support::{echo_candidate_model, FakeChat};
 use panelist::domain::{Application, Candidate, Interview, InterviewTime, Interviewer, User};
 use panelist::fake_greenhouse::FakeConfig;
 use panelist::models::ModelName;
@@ -56,43 +56,6 @@ async fn interview_room(dir: &std::path::Path) -> (RoomHandle, transcribe_suppor
         .await
         .unwrap();
     (room, call)
-}
-
-/// A model that answers from what it is shown: the candidate's first line in the part is a
-/// strength, and the summary says the candidate spoke. Key facts are left empty.
-fn echo_model(request: &Value) -> Reply {
-    let user = request["messages"][1]["content"]
-        .as_str()
-        .unwrap_or_default();
-    if user.contains("Task: find the candidate's key facts") {
-        return Reply::Content("{}".into());
-    }
-    let part = user.split("Transcript part").nth(1).unwrap_or_default();
-    let line = part
-        .lines()
-        .find(|l| l.contains("(candidate):"))
-        .unwrap_or_default();
-    let at = line
-        .trim_start_matches('[')
-        .split(']')
-        .next()
-        .unwrap_or("00:00")
-        .to_string();
-    let words: String = line
-        .split("(candidate):")
-        .nth(1)
-        .unwrap_or_default()
-        .split_whitespace()
-        .take(10)
-        .collect::<Vec<_>>()
-        .join(" ");
-    Reply::Content(
-        json!({
-            "summary": "The candidate described their work.",
-            "strengths": [{"text": words, "at": at}]
-        })
-        .to_string(),
-    )
 }
 
 async fn app_with_bots(backend: Backend, chat: &FakeChat, extra: &[(&str, &str)]) -> TestApp {
@@ -199,7 +162,7 @@ async fn a_scheduled_interview_gets_one_bot_and_its_notes_land_in_greenhouse() {
     let audio = tempfile::tempdir().unwrap();
     let (room, call) = interview_room(audio.path()).await;
     let chat = FakeChat::start(vec![]).await;
-    chat.set_fallback(echo_model);
+    chat.set_fallback(echo_candidate_model);
     let app = app_with_bots(Backend::Redis, &chat, &[]).await;
     seed_candidate(&app);
     let id = 7_001;
@@ -332,7 +295,7 @@ async fn a_cancelled_interview_stops_its_bot_before_and_during_the_call() {
     let audio = tempfile::tempdir().unwrap();
     let (room, _call) = interview_room(audio.path()).await;
     let chat = FakeChat::start(vec![]).await;
-    chat.set_fallback(echo_model);
+    chat.set_fallback(echo_candidate_model);
     let app = app_with_bots(Backend::Embedded, &chat, &[]).await;
     seed_candidate(&app);
     let url = room.whep_url().to_string();
@@ -443,7 +406,7 @@ async fn webhooks_bring_a_new_interview_a_bot_and_deletions_stop_bots() {
     let audio = tempfile::tempdir().unwrap();
     let (room, _call) = interview_room(audio.path()).await;
     let chat = FakeChat::start(vec![]).await;
-    chat.set_fallback(echo_model);
+    chat.set_fallback(echo_candidate_model);
     let app = app_with_bots(Backend::Redis, &chat, &[]).await;
     seed_candidate(&app);
     let url = room.whep_url().to_string();

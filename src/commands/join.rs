@@ -16,7 +16,7 @@ use crate::config::Settings;
 use crate::poster::{GreenhouseAccess, Poster};
 use crate::startup::Core;
 use crate::supervisor::bot::{BotActor, BotDeps, BotFinished, BotInCall, BotOutcome, BotSpec};
-use crate::supervisor::{leave_rules, speakers::Expected, BotRun};
+use crate::supervisor::{leave_rules, BotRun};
 use crate::transcribe::{self, CallEnded, TranscriberActor, TranscriptFiles, TranscriptReady};
 
 /// Collects what the bot and the transcriber report, for the command to wait on.
@@ -73,17 +73,8 @@ pub async fn join(settings: Settings, args: JoinArgs) -> anyhow::Result<()> {
                     format!("interview {id} is not in the store: run `panelist sync` first")
                 })?;
             let interview: crate::domain::Interview = serde_json::from_slice(&interview)?;
-            let expected = interview
-                .interviewers
-                .iter()
-                .filter_map(|i| {
-                    Some(Expected {
-                        name: i.name.clone().or_else(|| i.email.clone())?,
-                        email: i.email.clone(),
-                        role: crate::notes::Role::Interviewer,
-                    })
-                })
-                .collect::<Vec<_>>();
+            let expected =
+                crate::supervisor::actor::expected_people(&core.store, &interview).await?;
             (expected, Some(interview))
         }
         None => (Vec::new(), None),

@@ -54,6 +54,14 @@ impl Out {
     }
 }
 
+/// A status enum as it is written in JSON (`"applied"`, `"partial"`), for a label value.
+fn label<T: serde::Serialize>(status: &T) -> String {
+    serde_json::to_value(status)
+        .ok()
+        .and_then(|v| v.as_str().map(str::to_string))
+        .unwrap_or_else(|| "unknown".into())
+}
+
 pub async fn metrics(state: web::Data<AppState>) -> Result<HttpResponse, ApiError> {
     let mut out = Out::default();
 
@@ -151,11 +159,7 @@ pub async fn metrics(state: web::Data<AppState>) -> Result<HttpResponse, ApiErro
     let events = state.store.recent_webhook_events(RECENT).await?;
     let mut by_status: BTreeMap<String, usize> = BTreeMap::new();
     for e in &events {
-        let s = serde_json::to_value(&e.status)
-            .ok()
-            .and_then(|v| v.as_str().map(str::to_string))
-            .unwrap_or_else(|| "unknown".into());
-        *by_status.entry(s).or_default() += 1;
+        *by_status.entry(label(&e.status)).or_default() += 1;
     }
     out.metric(
         "panelist_webhook_events",
@@ -172,11 +176,7 @@ pub async fn metrics(state: web::Data<AppState>) -> Result<HttpResponse, ApiErro
     let syncs = state.store.recent_sync_runs(100).await?;
     let mut sync_status: BTreeMap<String, usize> = BTreeMap::new();
     for r in &syncs {
-        let s = serde_json::to_value(r.status)
-            .ok()
-            .and_then(|v| v.as_str().map(str::to_string))
-            .unwrap_or_else(|| "unknown".into());
-        *sync_status.entry(s).or_default() += 1;
+        *sync_status.entry(label(&r.status)).or_default() += 1;
     }
     out.metric("panelist_sync_runs", "gauge", "Recent sync runs by status.");
     for (s, n) in &sync_status {

@@ -245,8 +245,7 @@ impl SupervisorActor {
         let owner = self.settings.owner.clone();
         let ttl = self.lease_ttl();
         let registry = self.registry.clone();
-        let lead = self.lead();
-        let fut = async move { prepare(&store, &registry, &owner, ttl, id, lead).await };
+        let fut = async move { prepare(&store, &registry, &owner, ttl, id).await };
         ctx.spawn(fut.into_actor(self).map(move |prepared, act, ctx| match prepared {
             Ok(Prepared::Start(start)) => {
                 let (spec, run) = *start;
@@ -432,7 +431,6 @@ async fn prepare(
     owner: &str,
     ttl: Duration,
     id: Id,
-    _lead: Duration,
 ) -> Result<Prepared, crate::store::StoreError> {
     let Some(interview) = store.get::<Interview>(id).await? else {
         return Ok(Prepared::Skip("the interview is gone"));
@@ -504,7 +502,7 @@ async fn prepare(
 }
 
 /// The interviewers and the candidate, as Greenhouse names them.
-async fn expected_people(
+pub async fn expected_people(
     store: &DynStore,
     interview: &Interview,
 ) -> Result<Vec<Expected>, crate::store::StoreError> {

@@ -288,3 +288,40 @@ async fn read_request(socket: &mut tokio::net::TcpStream) -> Option<(String, Vec
     }
     Some((head, buf[head_end..].to_vec()))
 }
+
+/// A chat model that answers from what it is shown, for whole-pipeline tests: the candidate's first
+/// line in the part becomes a strength (so spoken words reach the note), the facts pass gets `{}`.
+pub fn echo_candidate_model(request: &Value) -> Reply {
+    let user = request["messages"][1]["content"]
+        .as_str()
+        .unwrap_or_default();
+    if user.contains("Task: find the candidate's key facts") {
+        return Reply::Content("{}".into());
+    }
+    let part = user.split("Transcript part").nth(1).unwrap_or_default();
+    let line = part
+        .lines()
+        .find(|l| l.contains("(candidate):"))
+        .unwrap_or_default();
+    let at = line
+        .trim_start_matches('[')
+        .split(']')
+        .next()
+        .unwrap_or("00:00")
+        .to_string();
+    let words: String = line
+        .split("(candidate):")
+        .nth(1)
+        .unwrap_or_default()
+        .split_whitespace()
+        .take(10)
+        .collect::<Vec<_>>()
+        .join(" ");
+    Reply::Content(
+        json!({
+            "summary": "The candidate described their work.",
+            "strengths": [{"text": words, "at": at}]
+        })
+        .to_string(),
+    )
+}
