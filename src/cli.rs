@@ -26,6 +26,11 @@ pub struct Cli {
 pub enum Command {
     /// Run every actor, the API and the webhook endpoint (the default).
     Serve,
+    /// Manage dashboard users.
+    Admin {
+        #[command(subcommand)]
+        command: AdminCommand,
+    },
     /// Run one Greenhouse sync now, with a progress bar, and print a summary.
     Sync {
         /// Fetch everything, ignoring high-water marks.
@@ -65,6 +70,31 @@ pub enum Command {
         #[arg(long)]
         speaker: Option<String>,
     },
+}
+
+#[derive(Debug, clap::Subcommand)]
+pub enum AdminCommand {
+    /// Create a dashboard user (the first admin, typically). The password comes from
+    /// --password-stdin or PANELIST_ADMIN_PASSWORD; without either, one is generated and printed once.
+    Create {
+        #[arg(long)]
+        email: String,
+        /// admin (changes settings) or viewer (reads only).
+        #[arg(long, default_value = "admin")]
+        role: String,
+        /// Read the password from the first line of stdin.
+        #[arg(long)]
+        password_stdin: bool,
+    },
+    /// Set a new password for a dashboard user and sign them out everywhere.
+    SetPassword {
+        #[arg(long)]
+        email: String,
+        #[arg(long)]
+        password_stdin: bool,
+    },
+    /// List dashboard users.
+    List,
 }
 
 /// `panelist join URL`.

@@ -1,11 +1,13 @@
 //! What each subcommand does, beyond `serve`.
 
+mod admin;
 mod demo;
 mod join;
 mod notes;
 mod room;
 mod speech;
 
+pub use admin::admin;
 pub use demo::{demo, DemoArgs};
 pub use join::join;
 pub use notes::notes_file;

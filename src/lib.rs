@@ -1,9 +1,11 @@
 //! Panelist control plane: Greenhouse sync and webhooks, the schedule, and the actors that send
 //! note-taker bots to interviews.
 
+pub mod auth;
 pub mod cli;
 pub mod commands;
 pub mod config;
+pub mod dashboard;
 pub mod domain;
 pub mod fake_greenhouse;
 pub mod greenhouse;

@@ -20,7 +20,8 @@ async fn main() -> anyhow::Result<()> {
         | Command::Transcribe { .. }
         | Command::Notes(_)
         | Command::Room(_)
-        | Command::Join(_) => commands::init_tool_logging(&settings.log),
+        | Command::Join(_)
+        | Command::Admin { .. } => commands::init_tool_logging(&settings.log),
         _ => telemetry::init(&settings.log),
     }
     match command {
@@ -31,6 +32,7 @@ async fn main() -> anyhow::Result<()> {
                 .await?
         }
         Command::Sync { full } => commands::sync(settings, full).await?,
+        Command::Admin { command } => commands::admin(settings, command).await?,
         Command::Models { command } => match command {
             ModelsCommand::Install {
                 model,

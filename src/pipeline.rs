@@ -23,6 +23,10 @@ pub struct Pipeline {
     pub summarizer: Option<Addr<SummarizerActor>>,
     pub poster: Addr<GreenhousePosterActor>,
     pub replica: String,
+    /// Why no bot joins anything on this replica, in words for the dashboard; `None` when bots run.
+    pub bots_off: Option<String>,
+    /// Why calls get no notes, when the notes engine cannot run.
+    pub notes_off: Option<String>,
 }
 
 /// Starts the poster, and, when bots are on and transcription can run, the transcriber, the
@@ -46,15 +50,19 @@ pub async fn start(core: &Core, registry: Arc<ConnectorRegistry>) -> Pipeline {
         summarizer: None,
         poster: poster.clone(),
         replica: replica.clone(),
+        bots_off: None,
+        notes_off: None,
     };
     if !settings.bots.enabled {
         tracing::info!("bots are off (bots.enabled = false): no bot joins any interview");
+        pipeline.bots_off = Some("bots are turned off (bots.enabled = false)".into());
         return pipeline;
     }
     let engine = match transcribe::build_engine(settings).await {
         Ok(e) => e,
         Err(e) => {
             tracing::error!(error = %e, "bots are OFF: transcription cannot run, so no bot joins any interview. Fix the transcription settings (for the local engine: `panelist models install tiny.en`) and restart");
+            pipeline.bots_off = Some(format!("transcription cannot run: {e}"));
             return pipeline;
         }
     };
@@ -73,6 +81,7 @@ pub async fn start(core: &Core, registry: Arc<ConnectorRegistry>) -> Pipeline {
         ),
         Err(e) => {
             tracing::error!(error = %e, "notes are OFF: bots will join and transcribe, but no notes are written until this is fixed");
+            pipeline.notes_off = Some(format!("the notes engine cannot run: {e}"));
             None
         }
     };

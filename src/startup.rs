@@ -58,6 +58,28 @@ pub struct Application {
     state: AppState,
 }
 
+/// While nobody can sign in, print a one-time link that creates the first admin. It goes to
+/// stderr, not the log stream: it is a credential until used, and log shippers keep what they see.
+async fn announce_setup_link(state: &AppState) {
+    match state.users.any().await {
+        Ok(true) => {}
+        Ok(false) => match state.setup.issue().await {
+            Ok(token) => {
+                let url = format!(
+                    "{}/setup/{token}",
+                    state.settings.public_url.trim_end_matches('/')
+                );
+                eprintln!("\n  No dashboard user yet. Create the first admin (link valid once, for 24 h):\n    {url}\n  or run: panelist admin create --email you@example.com\n");
+                tracing::info!("no dashboard user yet: printed a one-time setup link to stderr");
+            }
+            Err(e) => {
+                tracing::warn!(error = %e, "cannot create a setup link; use `panelist admin create`")
+            }
+        },
+        Err(e) => tracing::warn!(error = %e, "cannot read the dashboard users"),
+    }
+}
+
 impl Application {
     /// Builds every actor and binds the listener. Must run inside an actix system.
     pub async fn build(settings: Settings) -> anyhow::Result<Application> {
@@ -80,11 +102,8 @@ impl Application {
             actor: webhook_actor,
             settings: settings.webhooks.clone(),
         });
-        let pipeline = crate::pipeline::start(
-            &core,
-            Arc::new(panelist_bots::ConnectorRegistry::standard()),
-        )
-        .await;
+        let registry = Arc::new(panelist_bots::ConnectorRegistry::standard());
+        let pipeline = crate::pipeline::start(&core, registry.clone()).await;
         let admin_token =
             AdminToken::load_or_create(&settings.server.admin_token, &settings.data_dir)
                 .context("cannot create the admin token file")?;
@@ -97,7 +116,22 @@ impl Application {
             transcriber: pipeline.transcriber.clone(),
             poster: pipeline.poster.clone(),
             transcripts: crate::transcribe::TranscriptFiles::new(&settings.data_dir),
+            settings: settings.clone(),
+            users: crate::auth::Users::new(core.store.clone()),
+            sessions: crate::auth::Sessions::new(
+                core.store.clone(),
+                Duration::from_secs(settings.dashboard.session_hours * 3600),
+            ),
+            throttle: crate::auth::LoginThrottle::new(
+                core.store.clone(),
+                settings.dashboard.login_attempts_per_minute,
+            ),
+            setup: crate::auth::SetupLink::new(core.store.clone()),
+            registry,
+            bots_off: pipeline.bots_off.clone(),
+            notes_off: pipeline.notes_off.clone(),
         };
+        announce_setup_link(&state).await;
 
         let listener = TcpListener::bind((settings.server.host.as_str(), settings.server.port))
             .with_context(|| {
@@ -115,6 +149,7 @@ impl Application {
                 .app_data(webhook_state.clone())
                 .configure(crate::http::configure)
                 .configure(crate::webhooks::configure)
+                .configure(crate::dashboard::configure)
         })
         .listen(listener)?
         // Signals are handled in `run_until_stopped`, so every part drains under one grace period.

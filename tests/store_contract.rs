@@ -158,6 +158,8 @@ contract! {
         outbox_holds_one_note_per_interview,
         outbox_lists_due_notes_first_and_drops_finished_ones,
         bot_runs_keep_one_record_per_interview_newest_first,
+        kv_documents_round_trip_per_namespace,
+        kv_documents_expire,
     ],
     pair: [
         second_subscriber_and_replica_receive_changes,
@@ -1170,4 +1172,65 @@ async fn bot_runs_keep_one_record_per_interview_newest_first(store: DynStore) {
     let recent = store.recent_bot_runs(10).await.unwrap();
     assert_eq!(recent, vec![a.clone(), b]);
     assert_eq!(store.recent_bot_runs(1).await.unwrap(), vec![a]);
+}
+
+async fn kv_documents_round_trip_per_namespace(store: DynStore) {
+    assert_eq!(store.kv_get("users", "a@x").await.unwrap(), None);
+    assert!(store.kv_list("users").await.unwrap().is_empty());
+    store.kv_put("users", "b@x", b"B", None).await.unwrap();
+    store.kv_put("users", "a@x", b"A", None).await.unwrap();
+    store
+        .kv_put("sessions", "a@x", b"other", None)
+        .await
+        .unwrap();
+    store.kv_put("users", "a@x", b"A2", None).await.unwrap();
+    assert_eq!(
+        store.kv_get("users", "a@x").await.unwrap(),
+        Some(b"A2".to_vec())
+    );
+    assert_eq!(
+        store.kv_list("users").await.unwrap(),
+        vec![
+            ("a@x".to_string(), b"A2".to_vec()),
+            ("b@x".to_string(), b"B".to_vec())
+        ]
+    );
+    // A namespace that is a prefix of another shares nothing with it.
+    assert!(store.kv_list("user").await.unwrap().is_empty());
+    assert!(store.kv_delete("users", "a@x").await.unwrap());
+    assert!(!store.kv_delete("users", "a@x").await.unwrap());
+    assert_eq!(store.kv_get("users", "a@x").await.unwrap(), None);
+    assert_eq!(
+        store.kv_get("sessions", "a@x").await.unwrap(),
+        Some(b"other".to_vec())
+    );
+    assert_eq!(store.kv_list("users").await.unwrap().len(), 1);
+}
+
+async fn kv_documents_expire(store: DynStore) {
+    let short = Some(std::time::Duration::from_millis(300));
+    store
+        .kv_put("sessions", "s1", b"short", short)
+        .await
+        .unwrap();
+    store
+        .kv_put(
+            "sessions",
+            "s2",
+            b"long",
+            Some(std::time::Duration::from_secs(60)),
+        )
+        .await
+        .unwrap();
+    assert_eq!(
+        store.kv_get("sessions", "s1").await.unwrap(),
+        Some(b"short".to_vec())
+    );
+    tokio::time::sleep(std::time::Duration::from_millis(700)).await;
+    assert_eq!(store.kv_get("sessions", "s1").await.unwrap(), None);
+    assert_eq!(
+        store.kv_list("sessions").await.unwrap(),
+        vec![("s2".to_string(), b"long".to_vec())]
+    );
+    assert!(!store.kv_delete("sessions", "s1").await.unwrap());
 }

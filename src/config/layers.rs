@@ -130,6 +130,10 @@ const CHOICES: &[(&[&str], &[&str])] = &[
         &["poster", "visibility"],
         &["private", "admin_only", "public"],
     ),
+    (
+        &["dashboard", "secure_cookies"],
+        &["auto", "always", "never"],
+    ),
 ];
 
 fn check_choices(defaults: &Table, merged: &mut Table, problems: &mut Vec<String>) {
@@ -204,6 +208,18 @@ fn validate(s: &Settings, problems: &mut Vec<String>) {
             problems.push(msg);
         }
     };
+    check(
+        s.dashboard.session_hours >= 1,
+        "dashboard.session_hours: must be at least 1".into(),
+    );
+    check(
+        s.dashboard.login_attempts_per_minute >= 1,
+        "dashboard.login_attempts_per_minute: must be at least 1".into(),
+    );
+    check(
+        s.dashboard.live_refresh_ms >= 250,
+        "dashboard.live_refresh_ms: must be at least 250".into(),
+    );
     check(
         is_http_url(&s.public_url),
         format!(

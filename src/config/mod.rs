@@ -29,6 +29,7 @@ pub struct Settings {
     pub notes: NotesSettings,
     pub poster: PosterSettings,
     pub bots: BotSettings,
+    pub dashboard: DashboardSettings,
 }
 
 #[derive(Debug, Clone, Deserialize)]
@@ -200,6 +201,36 @@ pub struct BotSettings {
     pub retry_base_secs: u64,
     pub retry_max_secs: u64,
     pub leave: LeaveSettings,
+}
+
+#[derive(Debug, Clone, Deserialize)]
+pub struct DashboardSettings {
+    pub session_hours: u64,
+    pub login_attempts_per_minute: u32,
+    pub secure_cookies: SecureCookies,
+    pub metrics_public: bool,
+    pub live_refresh_ms: u64,
+}
+
+/// Whether session cookies carry the `Secure` attribute.
+#[derive(Debug, Clone, Copy, PartialEq, Eq, Deserialize)]
+#[serde(rename_all = "lowercase")]
+pub enum SecureCookies {
+    /// Secure when `public_url` is https.
+    Auto,
+    Always,
+    Never,
+}
+
+impl Settings {
+    /// Whether cookies get `Secure`: browsers then send them over HTTPS only.
+    pub fn secure_cookies(&self) -> bool {
+        match self.dashboard.secure_cookies {
+            SecureCookies::Always => true,
+            SecureCookies::Never => false,
+            SecureCookies::Auto => self.public_url.starts_with("https://"),
+        }
+    }
 }
 
 #[derive(Debug, Clone, Deserialize)]

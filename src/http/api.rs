@@ -41,8 +41,16 @@ struct RevealQuery {
 async fn get_integration(
     state: web::Data<AppState>,
     q: web::Query<RevealQuery>,
+    who: crate::dashboard::guard::Principal,
 ) -> Result<HttpResponse, ApiError> {
     let reveal = q.reveal.as_deref() == Some("webhook_secret");
+    if reveal {
+        if !who.is_admin() {
+            return Ok(HttpResponse::Forbidden()
+                .json(serde_json::json!({ "error": "only admins can see the webhook secret" })));
+        }
+        tracing::info!(user = %who.name(), "webhook secret revealed");
+    }
     Ok(HttpResponse::Ok().json(state.integration.view(reveal).await?))
 }
 

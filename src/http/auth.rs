@@ -1,18 +1,13 @@
-//! The admin bearer token that guards `/api/` until the dashboard brings user logins.
+//! The admin API token: `Authorization: Bearer <token>` on `/api/`, for scripts. People sign in
+//! to the dashboard instead (`crate::auth`); `crate::dashboard::guard` accepts either.
 
 use std::path::Path;
 use std::sync::Arc;
 
-use actix_web::body::{BoxBody, MessageBody};
-use actix_web::dev::{ServiceRequest, ServiceResponse};
-use actix_web::middleware::Next;
-use actix_web::{web, ResponseError};
 use base64::Engine;
 use rand::RngCore;
 use secrecy::{ExposeSecret, SecretString};
 use subtle::ConstantTimeEq;
-
-use super::{ApiError, AppState};
 
 const TOKEN_FILE: &str = "admin-token";
 
@@ -59,30 +54,6 @@ impl AdminToken {
         let expected = self.0.expose_secret().as_bytes();
         expected.ct_eq(presented.as_bytes()).into()
     }
-}
-
-pub async fn require_admin(
-    req: ServiceRequest,
-    next: Next<impl MessageBody + 'static>,
-) -> Result<ServiceResponse<BoxBody>, actix_web::Error> {
-    let authorized = match (req.app_data::<web::Data<AppState>>(), bearer(&req)) {
-        (Some(state), Some(token)) => state.admin_token.matches(token),
-        _ => false,
-    };
-    if authorized {
-        Ok(next.call(req).await?.map_into_boxed_body())
-    } else {
-        Ok(req.into_response(ApiError::Unauthorized.error_response()))
-    }
-}
-
-fn bearer(req: &ServiceRequest) -> Option<&str> {
-    req.headers()
-        .get("authorization")?
-        .to_str()
-        .ok()?
-        .strip_prefix("Bearer ")
-        .map(str::trim)
 }
 
 #[cfg(test)]

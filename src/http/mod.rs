@@ -24,15 +24,32 @@ pub struct AppState {
     pub transcripts: crate::transcribe::TranscriptFiles,
     pub transcriber: Option<actix::Addr<crate::transcribe::TranscriberActor>>,
     pub poster: actix::Addr<crate::poster::GreenhousePosterActor>,
+    pub settings: std::sync::Arc<crate::config::Settings>,
+    pub users: crate::auth::Users,
+    pub sessions: crate::auth::Sessions,
+    pub throttle: crate::auth::LoginThrottle,
+    pub setup: crate::auth::SetupLink,
+    pub registry: std::sync::Arc<panelist_bots::ConnectorRegistry>,
+    /// Why bots or notes are off on this replica (shown on the dashboard).
+    pub bots_off: Option<String>,
+    pub notes_off: Option<String>,
 }
 
+/// Health, metrics and the JSON API. The dashboard's pages are mounted by `crate::dashboard`,
+/// last, because its guarded scope catches every path not matched before it.
 pub fn configure(cfg: &mut web::ServiceConfig) {
+    use crate::dashboard::guard;
+    use actix_web::middleware::from_fn;
     cfg.route("/healthz", web::get().to(health::healthz))
         .route("/readyz", web::get().to(health::readyz))
-        .route("/metrics", web::get().to(metrics::metrics))
+        .service(
+            web::resource("/metrics")
+                .wrap(from_fn(guard::any_principal))
+                .route(web::get().to(metrics::metrics)),
+        )
         .service(
             web::scope("/api")
-                .wrap(actix_web::middleware::from_fn(auth::require_admin))
+                .wrap(from_fn(guard::api))
                 .configure(api::configure),
         );
 }

@@ -77,6 +77,9 @@ const BOT_RUNS_BY_UPDATED: TableDefinition<(i64, Id), ()> =
     TableDefinition::new("bot_runs_by_updated");
 const OUTBOX_BY_UPDATED: TableDefinition<(i64, Id), ()> =
     TableDefinition::new("notes_outbox_by_updated");
+/// Small documents: (namespace, key) → (expiry millis, 0 = never; value). Expired entries are
+/// invisible to reads and removed by the next write to the same key or a list of the namespace.
+const KV: TableDefinition<(&str, &str), (i64, &[u8])> = TableDefinition::new("kv");
 
 const INTEGRATION_SETTINGS_KEY: &str = "integration";
 /// How many expired dedup claims one claim prunes, to bound the work of a single write.
@@ -122,6 +125,7 @@ impl EmbeddedStore {
         tx.open_table(OUTBOX_BY_UPDATED)?;
         tx.open_table(BOT_RUNS)?;
         tx.open_table(BOT_RUNS_BY_UPDATED)?;
+        tx.open_table(KV)?;
         tx.commit()?;
         let (changes, _) = broadcast::channel(CHANGE_CHANNEL_CAPACITY);
         Ok(Self {
@@ -882,4 +886,76 @@ impl Store for EmbeddedStore {
         })
         .await
     }
+
+    async fn kv_put(
+        &self,
+        ns: &str,
+        key: &str,
+        value: &[u8],
+        ttl: Option<Duration>,
+    ) -> StoreResult<()> {
+        let (ns, key, value) = (ns.to_string(), key.to_string(), value.to_vec());
+        let expires = ttl.map_or(0, |t| now_millis() + millis(t).max(1));
+        self.write(move |tx| {
+            tx.open_table(KV)?
+                .insert((ns.as_str(), key.as_str()), (expires, value.as_slice()))?;
+            Ok(())
+        })
+        .await
+    }
+
+    async fn kv_get(&self, ns: &str, key: &str) -> StoreResult<Option<Vec<u8>>> {
+        let (ns, key) = (ns.to_string(), key.to_string());
+        self.read(move |tx| {
+            let table = tx.open_table(KV)?;
+            let found = table.get((ns.as_str(), key.as_str()))?;
+            Ok(found.and_then(|v| {
+                let (expires, bytes) = v.value();
+                live(expires).then(|| bytes.to_vec())
+            }))
+        })
+        .await
+    }
+
+    async fn kv_delete(&self, ns: &str, key: &str) -> StoreResult<bool> {
+        let (ns, key) = (ns.to_string(), key.to_string());
+        self.write(move |tx| {
+            let mut table = tx.open_table(KV)?;
+            let old = table.remove((ns.as_str(), key.as_str()))?;
+            Ok(old.is_some_and(|v| live(v.value().0)))
+        })
+        .await
+    }
+
+    async fn kv_list(&self, ns: &str) -> StoreResult<Vec<(String, Vec<u8>)>> {
+        let ns = ns.to_string();
+        self.write(move |tx| {
+            let mut table = tx.open_table(KV)?;
+            let mut out = Vec::new();
+            let mut expired = Vec::new();
+            for entry in table.range((ns.as_str(), "")..)? {
+                let (k, v) = entry?;
+                let (entry_ns, key) = k.value();
+                if entry_ns != ns {
+                    break;
+                }
+                let (expires, bytes) = v.value();
+                if live(expires) {
+                    out.push((key.to_string(), bytes.to_vec()));
+                } else {
+                    expired.push(key.to_string());
+                }
+            }
+            for key in expired {
+                table.remove((ns.as_str(), key.as_str()))?;
+            }
+            Ok(out)
+        })
+        .await
+    }
+}
+
+/// Whether a KV entry with this expiry (0 = never) is still visible.
+fn live(expires_ms: i64) -> bool {
+    expires_ms == 0 || expires_ms > now_millis()
 }

@@ -124,6 +124,22 @@ pub trait Store: Send + Sync + 'static {
     async fn get_bot_run(&self, interview_id: Id) -> StoreResult<Option<BotRun>>;
     /// Every record, most recently updated first (the dashboard, resuming after a restart).
     async fn recent_bot_runs(&self, limit: usize) -> StoreResult<Vec<BotRun>>;
+
+    // ---- small documents (dashboard users and sessions, login throttling, bot settings) ----
+    /// Stores `value` under `(ns, key)`, replacing any value there. With a `ttl` it expires then,
+    /// and reads no longer see it.
+    async fn kv_put(
+        &self,
+        ns: &str,
+        key: &str,
+        value: &[u8],
+        ttl: Option<Duration>,
+    ) -> StoreResult<()>;
+    async fn kv_get(&self, ns: &str, key: &str) -> StoreResult<Option<Vec<u8>>>;
+    /// True when something was there.
+    async fn kv_delete(&self, ns: &str, key: &str) -> StoreResult<bool>;
+    /// Every unexpired `(key, value)` in `ns`, by key. Meant for small namespaces (users).
+    async fn kv_list(&self, ns: &str) -> StoreResult<Vec<(String, Vec<u8>)>>;
 }
 
 /// Typed access on top of the raw entity operations.

@@ -13,7 +13,7 @@ use async_trait::async_trait;
 use chrono::{DateTime, Utc};
 use futures::stream::{BoxStream, StreamExt};
 use redis::aio::ConnectionManager;
-use redis::{Client, Script};
+use redis::{AsyncCommands, Client, Script};
 use serde::de::DeserializeOwned;
 
 use super::{
@@ -805,5 +805,79 @@ impl Store for RedisStore {
             .map(|id| self.key(&format!("bot:{id}")))
             .collect();
         self.load_many(&keys).await
+    }
+
+    async fn kv_put(
+        &self,
+        ns: &str,
+        key: &str,
+        value: &[u8],
+        ttl: Option<Duration>,
+    ) -> StoreResult<()> {
+        let mut con = self.con.clone();
+        let k = self.kv_key(ns, key);
+        let mut pipe = redis::pipe();
+        pipe.atomic();
+        match ttl {
+            Some(t) => pipe.pset_ex(&k, value, (t.as_millis() as u64).max(1)),
+            None => pipe.set(&k, value),
+        };
+        pipe.ignore()
+            .sadd(self.kv_index(ns), key)
+            .ignore()
+            .query_async::<()>(&mut con)
+            .await?;
+        Ok(())
+    }
+
+    async fn kv_get(&self, ns: &str, key: &str) -> StoreResult<Option<Vec<u8>>> {
+        let mut con = self.con.clone();
+        Ok(con.get(self.kv_key(ns, key)).await?)
+    }
+
+    async fn kv_delete(&self, ns: &str, key: &str) -> StoreResult<bool> {
+        let mut con = self.con.clone();
+        let (removed, _): (u64, u64) = redis::pipe()
+            .atomic()
+            .del(self.kv_key(ns, key))
+            .srem(self.kv_index(ns), key)
+            .query_async(&mut con)
+            .await?;
+        Ok(removed > 0)
+    }
+
+    async fn kv_list(&self, ns: &str) -> StoreResult<Vec<(String, Vec<u8>)>> {
+        let mut con = self.con.clone();
+        let mut keys: Vec<String> = con.smembers(self.kv_index(ns)).await?;
+        keys.sort();
+        if keys.is_empty() {
+            return Ok(Vec::new());
+        }
+        let full: Vec<String> = keys.iter().map(|k| self.kv_key(ns, k)).collect();
+        let values: Vec<Option<Vec<u8>>> = con.mget(&full).await?;
+        let mut out = Vec::new();
+        let mut expired = Vec::new();
+        for (key, value) in keys.into_iter().zip(values) {
+            match value {
+                Some(v) => out.push((key, v)),
+                // Expired by its TTL: drop it from the index too.
+                None => expired.push(key),
+            }
+        }
+        if !expired.is_empty() {
+            let _: u64 = con.srem(self.kv_index(ns), &expired).await?;
+        }
+        Ok(out)
+    }
+}
+
+impl RedisStore {
+    fn kv_key(&self, ns: &str, key: &str) -> String {
+        self.key(&format!("kv:{ns}:{key}"))
+    }
+
+    /// The set of keys in a namespace, so listing needs no SCAN.
+    fn kv_index(&self, ns: &str) -> String {
+        self.key(&format!("kvindex:{ns}"))
     }
 }

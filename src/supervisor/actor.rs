@@ -15,6 +15,7 @@ use url::Url;
 
 use super::bot::{BotActor, BotDeps, BotFinished, BotInCall, BotOutcome, BotSpec, StopBot};
 use super::policy::{self, LeaveRules, RestartDecision, RestartPolicy};
+use super::preferences::BotPreferences;
 use super::run::{BotRun, BotState};
 use super::speakers::Expected;
 use crate::config::BotSettings;
@@ -134,18 +135,44 @@ impl SupervisorActor {
             + chrono::Duration::seconds(self.settings.bots.leave.overrun_grace_secs as i64);
         let ahead = chrono::Duration::hours(self.settings.bots.lookahead_hours as i64);
         let fut = async move {
-            store
+            // Settings saved from the dashboard (on any replica) apply before the timers are set.
+            let prefs = BotPreferences::load(&store).await;
+            let found = store
                 .interviews_starting_between(now - back, now + ahead)
-                .await
+                .await;
+            (prefs, found)
         };
-        ctx.spawn(fut.into_actor(self).map(|found, act, ctx| match found {
-            Ok(interviews) => {
-                for interview in interviews {
-                    act.consider(interview, ctx);
-                }
+        ctx.spawn(fut.into_actor(self).map(|(prefs, found), act, ctx| {
+            match prefs {
+                Ok(Some(p)) => act.apply_preferences(&p),
+                Ok(None) => {}
+                Err(e) => tracing::warn!(error = %e, "supervisor: cannot read the bot settings; keeping the current ones"),
             }
-            Err(e) => tracing::warn!(error = %e, "supervisor: cannot read the schedule"),
+            match found {
+                Ok(interviews) => {
+                    for interview in interviews {
+                        act.consider(interview, ctx);
+                    }
+                }
+                Err(e) => tracing::warn!(error = %e, "supervisor: cannot read the schedule"),
+            }
         }));
+    }
+
+    fn apply_preferences(&mut self, p: &BotPreferences) {
+        let mut bots = self.settings.bots.clone();
+        p.apply_to(&mut bots);
+        let rules = leave_rules(&bots);
+        if bots.join_lead_secs != self.settings.bots.join_lead_secs || rules != *self.rules.borrow()
+        {
+            tracing::info!(join_lead_secs = bots.join_lead_secs, "bot settings changed");
+        }
+        self.settings.bots = bots;
+        self.rules.send_if_modified(|r| {
+            let changed = *r != rules;
+            *r = rules;
+            changed
+        });
     }
 
     /// Reads one interview and reconsiders it (after a change notification).
@@ -778,6 +805,21 @@ impl Handler<SetLeaveRules> for SupervisorActor {
 
     fn handle(&mut self, msg: SetLeaveRules, _: &mut Context<Self>) {
         self.rules.send_replace(msg.0);
+    }
+}
+
+/// New bot settings, saved to the store by the dashboard: applied now, and timers that have not
+/// fired yet move to the new join lead.
+#[derive(Debug, Clone, Message)]
+#[rtype(result = "()")]
+pub struct ApplyBotPreferences(pub BotPreferences);
+
+impl Handler<ApplyBotPreferences> for SupervisorActor {
+    type Result = ();
+
+    fn handle(&mut self, msg: ApplyBotPreferences, ctx: &mut Context<Self>) {
+        self.apply_preferences(&msg.0);
+        self.rescan(ctx);
     }
 }
 

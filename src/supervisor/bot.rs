@@ -229,6 +229,8 @@ struct Seen {
     last_speech: Option<DateTime<Utc>>,
     last_audio: Option<DateTime<Utc>>,
     heard: bool,
+    /// Mean square of the loudest 20 ms frame since the figures were last persisted.
+    peak_power: f64,
 }
 
 impl Call {
@@ -300,6 +302,7 @@ impl Call {
             last_speech: None,
             last_audio: None,
             heard: false,
+            peak_power: 0.0,
         };
         let mut tick = tokio::time::interval(TICK);
         tick.set_missed_tick_behavior(tokio::time::MissedTickBehavior::Delay);
@@ -369,6 +372,8 @@ impl Call {
                     }
                     if last_persist.elapsed() >= PERSIST_EVERY {
                         last_persist = std::time::Instant::now();
+                        self.run.figures.audio_level_dbfs =
+                            seen.last_audio.map(|_| dbfs(std::mem::take(&mut seen.peak_power)));
                         self.update_figures(&session.stats());
                         self.persist().await;
                     }
@@ -463,6 +468,9 @@ impl Call {
                 seen.last_audio = Some(Utc::now());
                 seen.heard = true;
                 self.run.figures.audio_frames += frames.len() as u64;
+                for f in frames.iter().filter(|f| !f.concealed) {
+                    seen.peak_power = seen.peak_power.max(mean_square(&f.samples));
+                }
                 let name = self.speaker(seen, &participant.0);
                 for (start, samples) in contiguous(frames) {
                     let msg = ParticipantAudio {
@@ -517,6 +525,23 @@ async fn wait_stop(stop: &mut watch::Receiver<bool>) {
 
 /// Joins frames that follow each other without a gap into one run, so the transcriber gets few,
 /// larger messages.
+fn mean_square(samples: &[i16]) -> f64 {
+    if samples.is_empty() {
+        return 0.0;
+    }
+    let sum: f64 = samples.iter().map(|s| f64::from(*s).powi(2)).sum();
+    sum / samples.len() as f64
+}
+
+/// Power relative to a full-scale square wave, in dB, floored at -90.
+fn dbfs(mean_square: f64) -> f32 {
+    let full = f64::from(i16::MAX).powi(2);
+    if mean_square <= 0.0 {
+        return -90.0;
+    }
+    (10.0 * (mean_square / full).log10()).max(-90.0) as f32
+}
+
 fn contiguous(frames: Vec<PcmFrame>) -> Vec<(Duration, Vec<i16>)> {
     let mut out: Vec<(Duration, Vec<i16>)> = Vec::new();
     for f in frames {
@@ -541,6 +566,15 @@ fn contiguous(frames: Vec<PcmFrame>) -> Vec<(Duration, Vec<i16>)> {
 #[allow(clippy::unwrap_used)]
 mod tests {
     use super::*;
+
+    #[test]
+    fn audio_levels_are_dbfs() {
+        assert_eq!(dbfs(mean_square(&[])), -90.0);
+        assert_eq!(dbfs(mean_square(&[0; 320])), -90.0);
+        assert!(dbfs(mean_square(&[i16::MAX; 320])).abs() < 0.01);
+        let half = dbfs(mean_square(&[i16::MAX / 2; 320]));
+        assert!((half + 6.02).abs() < 0.05, "{half}");
+    }
 
     #[test]
     fn adjacent_frames_are_joined_and_gaps_kept() {

@@ -5,15 +5,17 @@
 pub mod actor;
 pub mod bot;
 pub mod policy;
+pub mod preferences;
 pub mod run;
 pub mod speakers;
 
 pub use actor::{
-    lease_name, leave_rules, Drain, GetSupervisorStats, NotesLink, Recipients, SetLeaveRules,
-    StartNow, StopInterview, SupervisorActor, SupervisorSettings, SupervisorStats,
+    lease_name, leave_rules, ApplyBotPreferences, Drain, GetSupervisorStats, NotesLink, Recipients,
+    SetLeaveRules, StartNow, StopInterview, SupervisorActor, SupervisorSettings, SupervisorStats,
 };
 pub use bot::{BotActor, BotDeps, BotFinished, BotOutcome, BotSpec};
 pub use policy::{LeaveReason, LeaveRules};
+pub use preferences::BotPreferences;
 pub use run::{BotRun, BotState, CallFigures, StateChange};
 
 /// This replica's name: the configured one, else host name and process id.

@@ -91,6 +91,10 @@ pub struct CallFigures {
     pub silent: bool,
     /// Seconds from the scheduled start to being in the call (negative: early).
     pub join_latency_ms: Option<i64>,
+    /// Loudest speech level over the last few seconds, dBFS (0 is full scale, -90 silence): the
+    /// dashboard's audio meter.
+    #[serde(default)]
+    pub audio_level_dbfs: Option<f32>,
 }
 
 /// The persisted record of a bot for one interview.

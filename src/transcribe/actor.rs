@@ -103,6 +103,8 @@ pub struct TranscriberStats {
     /// Audio held in open chunks, not yet cut.
     pub buffered_ms: u64,
     pub active_interviews: usize,
+    /// Per interview: age of its oldest chunk not yet stored, ms (absent when caught up).
+    pub lag_by_interview: BTreeMap<String, u64>,
 }
 
 impl TranscriberStats {
@@ -121,7 +123,7 @@ impl TranscriberStats {
 struct Counters {
     stats: TranscriberStats,
     /// When each chunk not yet stored was cut, by sequence number (so the first is the oldest).
-    pending: BTreeMap<u64, Instant>,
+    pending: BTreeMap<u64, (Instant, String)>,
 }
 
 #[derive(Debug, Clone, Default)]
@@ -235,7 +237,8 @@ impl TranscriberActor {
             self.interview(interview_id).pending += 1;
             {
                 let mut c = self.counters.lock();
-                c.pending.insert(seq, Instant::now());
+                c.pending
+                    .insert(seq, (Instant::now(), interview_id.to_string()));
                 c.stats.chunks_queued += 1;
                 c.stats.queue_depth += 1;
             }
@@ -443,7 +446,14 @@ impl Handler<GetTranscriberStats> for TranscriberActor {
             .pending
             .values()
             .next()
-            .map_or(0, |t| t.elapsed().as_millis() as u64);
+            .map_or(0, |(t, _)| t.elapsed().as_millis() as u64);
+        for (t, interview) in c.pending.values() {
+            // Sequence order: the first seen per interview is its oldest.
+            stats
+                .lag_by_interview
+                .entry(interview.clone())
+                .or_insert_with(|| t.elapsed().as_millis() as u64);
+        }
         stats
     }
 }
@@ -493,7 +503,7 @@ async fn dispatch(
                 } else {
                     s.chunks_done += 1;
                 }
-                if let Some(at) = cut_at {
+                if let Some((at, _)) = cut_at {
                     let lag = at.elapsed().as_millis() as u64;
                     s.last_lag_ms = lag;
                     s.max_lag_ms = s.max_lag_ms.max(lag);

@@ -100,9 +100,54 @@ async fn receive(
         Err(IngestError::Store(e)) => {
             tracing::error!(error = %e, "webhook refused: event log unavailable")
         }
-        Err(e) => tracing::warn!(reason = %e, status = e.status_code().as_u16(), "webhook refused"),
+        Err(e) => {
+            tracing::warn!(reason = %e, status = e.status_code().as_u16(), "webhook refused");
+            let refusal = Refusal {
+                at: chrono::Utc::now(),
+                status: e.status_code().as_u16(),
+                reason: e.to_string(),
+            };
+            if let Err(e) = record_refusal(&state.store, refusal).await {
+                tracing::warn!(error = %e, "cannot record the refused webhook for the dashboard");
+            }
+        }
     }
     result
+}
+
+/// A delivery refused before it reached the event log (bad signature, malformed body, too large),
+/// kept for the dashboard's webhook log. Only the reason, never the body or headers.
+#[derive(Debug, Clone, serde::Serialize, serde::Deserialize)]
+pub struct Refusal {
+    pub at: chrono::DateTime<chrono::Utc>,
+    pub status: u16,
+    pub reason: String,
+}
+
+const REFUSALS_KEPT: usize = 20;
+
+async fn record_refusal(
+    store: &crate::store::DynStore,
+    refusal: Refusal,
+) -> Result<(), crate::store::StoreError> {
+    // Read-modify-write without a lock: two refusals at the same instant may keep only one here;
+    // the log and the counter in /metrics still have both.
+    let mut list = recent_refusals(store).await?;
+    list.insert(0, refusal);
+    list.truncate(REFUSALS_KEPT);
+    store
+        .kv_put("webhooks", "refused", &serde_json::to_vec(&list)?, None)
+        .await
+}
+
+/// The last refused deliveries, newest first.
+pub async fn recent_refusals(
+    store: &crate::store::DynStore,
+) -> Result<Vec<Refusal>, crate::store::StoreError> {
+    Ok(match store.kv_get("webhooks", "refused").await? {
+        Some(bytes) => serde_json::from_slice(&bytes).unwrap_or_default(),
+        None => Vec::new(),
+    })
 }
 
 async fn ingest(

@@ -15,7 +15,9 @@ pub use actor::{
     apply_loaded, retry_delay, try_apply, ApplyEvent, StepError, StepOutcome, WebhookActor,
 };
 pub use apply::{commands_for, Command, MapError, ParseError, Webhook};
-pub use handler::{configure, IngestError, WebhookState, EVENT_ID_HEADER, ROUTE};
+pub use handler::{
+    configure, recent_refusals, IngestError, Refusal, WebhookState, EVENT_ID_HEADER, ROUTE,
+};
 pub use signature::{sign, verify, SignatureError, SIGNATURE_HEADER};
 
 use async_trait::async_trait;
