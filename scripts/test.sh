@@ -39,7 +39,8 @@ done
 # namespace made with iproute2 (util-linux's unshare and setpriv are always there; espeak-ng and sox for the
 # test speech come with transcription-deps.sh).
 missing=()
-for pair in janus:janus ip:iproute2; do
+# Dashboard browser tests: Debian's chromium and chromium-driver (chromedriver).
+for pair in janus:janus ip:iproute2 chromium:chromium chromedriver:chromium-driver; do
   command -v "${pair%%:*}" >/dev/null 2>&1 || missing+=("${pair#*:}")
 done
 if [ "${#missing[@]}" -gt 0 ]; then

@@ -1166,4 +1166,22 @@ impl Store for EventLogDown {
     ) -> StoreResult<Vec<panelist::supervisor::BotRun>> {
         self.inner.recent_bot_runs(limit).await
     }
+    async fn kv_put(
+        &self,
+        ns: &str,
+        key: &str,
+        value: &[u8],
+        ttl: Option<Duration>,
+    ) -> StoreResult<()> {
+        self.inner.kv_put(ns, key, value, ttl).await
+    }
+    async fn kv_get(&self, ns: &str, key: &str) -> StoreResult<Option<Vec<u8>>> {
+        self.inner.kv_get(ns, key).await
+    }
+    async fn kv_delete(&self, ns: &str, key: &str) -> StoreResult<bool> {
+        self.inner.kv_delete(ns, key).await
+    }
+    async fn kv_list(&self, ns: &str) -> StoreResult<Vec<(String, Vec<u8>)>> {
+        self.inner.kv_list(ns).await
+    }
 }

@@ -104,7 +104,7 @@ pub async fn save(
     who: Principal,
     form: web::Form<BotForm>,
 ) -> HttpResponse {
-    if let Err(res) = admin_only(&who) {
+    if let Some(res) = admin_only(&who) {
         return res;
     }
     let f = form.into_inner();

@@ -69,15 +69,13 @@ impl FromRequest for Principal {
     }
 }
 
-/// An admin, or a 403 the handler returns as is.
-pub fn admin_only(p: &Principal) -> Result<(), HttpResponse> {
-    if p.is_admin() {
-        Ok(())
-    } else {
-        Err(HttpResponse::Forbidden()
+/// `None` for an admin, else the 403 the handler returns as is.
+pub fn admin_only(p: &Principal) -> Option<HttpResponse> {
+    (!p.is_admin()).then(|| {
+        HttpResponse::Forbidden()
             .content_type("text/plain; charset=utf-8")
-            .body("Only admins can do this."))
-    }
+            .body("Only admins can do this.")
+    })
 }
 
 #[derive(Clone, Copy, PartialEq, Eq)]

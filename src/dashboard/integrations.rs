@@ -29,7 +29,7 @@ pub async fn page(
     who: Principal,
     q: web::Query<MsgQuery>,
 ) -> HttpResponse {
-    if let Err(res) = admin_only(&who) {
+    if let Some(res) = admin_only(&who) {
         return res;
     }
     render(&state, &who, q.msg.as_deref(), &[]).await
@@ -149,7 +149,7 @@ fn form(v: &SettingsView, csrf: &str) -> Markup {
 fn webhooks(v: &SettingsView) -> Markup {
     html! {
         p { "In Greenhouse: Configure → Dev Center → Web Hooks → Create a new web hook, once per event below, with:" }
-        dl {
+        dl.facts {
             dt { "Endpoint URL" }
             dd.copy { code #endpoint { (v.webhook.endpoint_url) } button.secondary type="button" data-copy=(v.webhook.endpoint_url) { "Copy" } }
             dt { "Secret key" }
@@ -234,7 +234,7 @@ pub async fn save(
     who: Principal,
     form: web::Form<SettingsForm>,
 ) -> HttpResponse {
-    if let Err(res) = admin_only(&who) {
+    if let Some(res) = admin_only(&who) {
         return res;
     }
     let f = form.into_inner();
@@ -256,7 +256,7 @@ pub async fn save(
 }
 
 pub async fn verify(state: web::Data<AppState>, who: Principal) -> HttpResponse {
-    if let Err(res) = admin_only(&who) {
+    if let Some(res) = admin_only(&who) {
         return res;
     }
     match state.integration.verify().await {
@@ -270,7 +270,7 @@ pub async fn verify(state: web::Data<AppState>, who: Principal) -> HttpResponse 
 }
 
 pub async fn sync(state: web::Data<AppState>, who: Principal) -> HttpResponse {
-    if let Err(res) = admin_only(&who) {
+    if let Some(res) = admin_only(&who) {
         return res;
     }
     match state

@@ -12,7 +12,7 @@ use panelist_bots::recorder::{CallManifest, MANIFEST_FILE};
 
 use super::describe::describe;
 use super::guard::{admin_only, Principal};
-use super::layout::{badge, clock, flash, fragment, when, when_opt, Nav, Page};
+use super::layout::{badge, clock, flash, fragment, when, when_opt, when_precise, Nav, Page};
 use super::overview::MsgQuery;
 use super::snake;
 use crate::domain::Id;
@@ -50,7 +50,7 @@ pub async fn page(
         div.grid {
             section.panel aria-labelledby="sched-h" {
                 h2 #sched-h { "Schedule" }
-                dl {
+                dl.facts {
                     dt { "Candidate" } dd { (d.candidate.as_deref().unwrap_or("unknown")) }
                     @if let Some(j) = &d.job { dt { "Job" } dd { (j) } }
                     @if let Some(i) = &d.interview {
@@ -125,7 +125,7 @@ async fn bot_timeline(state: &AppState, id: Id) -> Markup {
         }
         ol.timeline {
             @for c in &run.timeline {
-                li { (when(c.at)) " " (badge(c.state.as_str())) @if let Some(d) = &c.detail { " " span.small { (d) } } }
+                li { (when_precise(c.at)) " " (badge(c.state.as_str())) @if let Some(d) = &c.detail { " " span.small { (d) } } }
             }
         }
     }
@@ -169,7 +169,7 @@ async fn transcript(state: &AppState, id: Id) -> Markup {
             @for (who, secs) in &talk {
                 div.bar {
                     span.label { (who) }
-                    span.fill style={"width:" (format!("{:.1}", secs / total * 60.0)) "%"} {}
+                    meter.talk min="0" max="100" value=(format!("{:.0}", secs / total * 100.0)) aria-label={"Talk time of " (who)} {}
                     span.small { (clock(*secs)) " (" (format!("{:.0}", secs / total * 100.0)) "%)" }
                 }
             }
@@ -243,7 +243,7 @@ pub async fn retry_post(
     who: Principal,
     id: web::Path<Id>,
 ) -> HttpResponse {
-    if let Err(res) = admin_only(&who) {
+    if let Some(res) = admin_only(&who) {
         return res;
     }
     let id = id.into_inner();
@@ -279,7 +279,7 @@ pub async fn start_bot(
     who: Principal,
     id: web::Path<Id>,
 ) -> HttpResponse {
-    if let Err(res) = admin_only(&who) {
+    if let Some(res) = admin_only(&who) {
         return res;
     }
     let id = id.into_inner();
@@ -295,7 +295,7 @@ pub async fn stop_bot(
     who: Principal,
     id: web::Path<Id>,
 ) -> HttpResponse {
-    if let Err(res) = admin_only(&who) {
+    if let Some(res) = admin_only(&who) {
         return res;
     }
     let id = id.into_inner();

@@ -158,6 +158,11 @@ pub fn when(t: DateTime<Utc>) -> Markup {
     html! { time datetime=(t.to_rfc3339()) { (t.format("%Y-%m-%d %H:%M UTC")) } }
 }
 
+/// With seconds, for timelines.
+pub fn when_precise(t: DateTime<Utc>) -> Markup {
+    html! { time datetime=(t.to_rfc3339()) { (t.format("%H:%M:%S UTC")) } }
+}
+
 pub fn when_opt(t: Option<DateTime<Utc>>) -> Markup {
     match t {
         Some(t) => when(t),

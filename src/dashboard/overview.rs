@@ -136,7 +136,7 @@ pub async fn board(state: &AppState) -> Markup {
                     dd { @if run.figures.participants.is_empty() { "nobody yet" } @else { (run.figures.participants.join(", ")) } }
                     dt.muted { "Audio level" }
                     dd {
-                        div.meter role="meter" aria-label="Audio level" aria-valuemin="0" aria-valuemax="100" aria-valuenow=(pct) { span style={"width:" (pct) "%"} {} }
+                        meter.level min="0" max="100" low="10" value=(pct) aria-label="Audio level" title={(format!("{level:.0}")) " dBFS"} { (pct) "%" }
                         @if run.figures.silent { span.badge.warn { "in the call but hearing nothing" } }
                     }
                     dt.muted { "Transcript lag" }

@@ -17,7 +17,7 @@ pub async fn page(
     who: Principal,
     q: web::Query<MsgQuery>,
 ) -> HttpResponse {
-    if let Err(res) = admin_only(&who) {
+    if let Some(res) = admin_only(&who) {
         return res;
     }
     render(&state, &who, q.msg.as_deref(), &[]).await
@@ -85,7 +85,7 @@ pub async fn add(
     who: Principal,
     form: web::Form<AddForm>,
 ) -> HttpResponse {
-    if let Err(res) = admin_only(&who) {
+    if let Some(res) = admin_only(&who) {
         return res;
     }
     let f = form.into_inner();
@@ -113,7 +113,7 @@ pub async fn remove(
     who: Principal,
     form: web::Form<RemoveForm>,
 ) -> HttpResponse {
-    if let Err(res) = admin_only(&who) {
+    if let Some(res) = admin_only(&who) {
         return res;
     }
     match state.users.delete(&form.email).await {
