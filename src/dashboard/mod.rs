@@ -35,6 +35,8 @@ pub fn configure(cfg: &mut web::ServiceConfig) {
         .service(
             web::scope("")
                 .wrap(from_fn(guard::pages))
+                // HTML compresses ~10x: the live board of a busy fleet is tens of kB per refresh.
+                .wrap(actix_web::middleware::Compress::default())
                 .route("/", web::get().to(overview::page))
                 .route("/logout", web::post().to(login::logout))
                 .route("/live/board", web::get().to(overview::live_board))

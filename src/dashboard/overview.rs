@@ -110,11 +110,16 @@ pub async fn board(state: &AppState) -> Markup {
         None => None,
     };
     let now = Utc::now();
+    // Concurrently: each description is a few store reads, and a fleet may have hundreds of bots.
+    let described = futures::future::join_all(
+        active
+            .iter()
+            .map(|r| describe(&state.store, r.interview_id)),
+    )
+    .await;
     let mut cards = Vec::with_capacity(active.len());
-    for run in &active {
-        let d = describe(&state.store, run.interview_id)
-            .await
-            .unwrap_or_default();
+    for (run, d) in active.iter().zip(described) {
+        let d = d.unwrap_or_default();
         let in_call = run
             .joined_at()
             .filter(|_| run.state == BotState::InCall)
@@ -164,15 +169,16 @@ pub async fn upcoming(state: &AppState) -> Markup {
         return html! { p.empty { "No interview in the next 24 hours. Run a sync if you expected some." } };
     }
     let lead = Duration::seconds(state.settings.bots.join_lead_secs as i64);
+    let store = &state.store;
+    let loaded = futures::future::join_all(interviews.into_iter().take(100).map(|i| async move {
+        let run = store.get_bot_run(i.id).await.ok().flatten();
+        let (id, start, url) = (i.id, i.starts_at(), i.video_conferencing_url.clone());
+        (id, start, url, run, describe_interview(store, i).await)
+    }))
+    .await;
     let mut rows = Vec::new();
-    for interview in interviews.into_iter().take(100) {
-        let id = interview.id;
-        let start = interview.starts_at();
-        let url = interview.video_conferencing_url.clone();
-        let run = state.store.get_bot_run(id).await.ok().flatten();
-        let d = describe_interview(&state.store, interview)
-            .await
-            .unwrap_or_default();
+    for (id, start, url, run, d) in loaded {
+        let d = d.unwrap_or_default();
         let status = match (&run, &state.bots_off) {
             (Some(r), _) if r.state != BotState::Scheduled => {
                 html! { (badge(r.state.as_str())) @if let Some(why) = r.reason() { " " span.small { (why) } } }
@@ -223,10 +229,11 @@ pub async fn notes(state: &AppState) -> Markup {
         return html! { p.empty { "No notes yet. They appear here when a call with a bot ends." } };
     }
     let mut rows = Vec::new();
-    for n in &notes {
-        let d = describe(&state.store, n.interview_id)
-            .await
-            .unwrap_or_default();
+    let described =
+        futures::future::join_all(notes.iter().map(|n| describe(&state.store, n.interview_id)))
+            .await;
+    for (n, d) in notes.iter().zip(described) {
+        let d = d.unwrap_or_default();
         rows.push(html! {
             tr {
                 td { a href={"/interviews/" (n.interview_id)} { (d.title) } div.small.muted { (d.candidate.as_deref().unwrap_or("")) } }
