@@ -107,6 +107,7 @@ pub struct TranscriptionSettings {
     pub threads_per_inference: usize,
     pub beam_size: usize,
     pub language: String,
+    pub fit_audio_context: bool,
     pub queue_capacity: usize,
     pub max_chunk_secs: u64,
     pub flush_after_silence_ms: u64,

@@ -33,6 +33,8 @@ pub struct WhisperOptions {
     pub beam_size: usize,
     /// ISO 639-1 code, or "auto".
     pub language: String,
+    /// Encode only as much of Whisper's 30 s window as the chunk fills.
+    pub fit_audio_context: bool,
 }
 
 impl WhisperOptions {
@@ -43,6 +45,7 @@ impl WhisperOptions {
             threads_per_inference: t.threads_per_inference.max(1),
             beam_size: t.beam_size.max(1),
             language: t.language.clone(),
+            fit_audio_context: t.fit_audio_context,
         }
     }
 }
@@ -182,6 +185,9 @@ fn run(
     params.set_print_realtime(false);
     params.set_print_special(false);
     params.set_print_timestamps(false);
+    if options.fit_audio_context {
+        params.set_audio_ctx(audio_context(audio.len()));
+    }
     state
         .full(params, &audio)
         .map_err(|e| TranscribeError::Inference(e.to_string()))?;
@@ -206,6 +212,16 @@ fn run(
     Ok(out)
 }
 
+/// Whisper's encoder sees 30 s as 1500 positions (50 per second). A shorter window, sized to the
+/// chunk with a margin, skips encoding silence: the encoder's cost falls with the window (its
+/// attention quadratically), which is most of an inference for short turns.
+fn audio_context(samples: usize) -> i32 {
+    const FULL: usize = 1500;
+    const MARGIN: usize = 64;
+    let positions = samples.div_ceil(SAMPLE_RATE as usize / 50);
+    (positions + MARGIN).min(FULL) as i32
+}
+
 /// "[BLANK_AUDIO]", "(music)", "[ Silence ]": descriptions, not speech.
 pub fn is_non_speech_marker(text: &str) -> bool {
     let t = text.trim();
@@ -215,6 +231,15 @@ pub fn is_non_speech_marker(text: &str) -> bool {
 #[cfg(test)]
 mod tests {
     use super::*;
+
+    #[test]
+    fn the_encoder_window_fits_the_chunk() {
+        let rate = SAMPLE_RATE as usize;
+        assert_eq!(audio_context(rate), 50 + 64);
+        assert_eq!(audio_context(rate * 10), 500 + 64);
+        assert_eq!(audio_context(rate * 30), 1500);
+        assert_eq!(audio_context(rate * 40), 1500);
+    }
 
     #[test]
     fn markers_are_not_speech() {
