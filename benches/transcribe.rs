@@ -183,8 +183,8 @@ fn settings(data_dir: &std::path::Path) -> Settings {
     s.data_dir = data_dir.to_path_buf();
     s.transcription.model_dir =
         find_model(ModelName::TinyEn).expect("tiny.en installed (panelist models install tiny.en)");
-    // `--full-window`: the baseline, every chunk encoded as a full 30 s window.
-    s.transcription.fit_audio_context = !std::env::args().any(|a| a == "--full-window");
+    // `--fit-window`: encode only as much of Whisper's window as each chunk fills.
+    s.transcription.fit_audio_context = std::env::args().any(|a| a == "--fit-window");
     s
 }
 

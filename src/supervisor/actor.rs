@@ -368,6 +368,14 @@ impl SupervisorActor {
         };
         ctx.spawn(fut.into_actor(self).map(|lost, act, ctx| {
             for id in lost {
+                // A bot that ended while the renewals were in flight released its lease itself:
+                // nothing was lost.
+                let still_ours = act.running.get(&id).is_some_and(|b| b.stopping.is_none())
+                    || act.backoff.contains_key(&id);
+                if !still_ours {
+                    tracing::debug!(interview_id = id, "lease gone with its finished bot");
+                    continue;
+                }
                 // Another replica holds it now (this one was cut off longer than the lease): only
                 // one bot may be in the call.
                 tracing::warn!(
