@@ -14,6 +14,7 @@ pub mod models;
 pub mod notes;
 pub mod pipeline;
 pub mod poster;
+pub mod privacy;
 pub mod settings;
 pub mod shutdown;
 pub mod startup;

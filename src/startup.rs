@@ -58,6 +58,41 @@ pub struct Application {
     state: AppState,
 }
 
+/// What webhooks change: refreshes go to the syncer, purges to the privacy purger (it needs the
+/// data directory, where transcripts and recordings live).
+struct WebhookApplier {
+    syncer: Arc<crate::sync::Syncer>,
+    purger: crate::privacy::Purger,
+}
+
+#[async_trait::async_trait]
+impl crate::webhooks::Refresher for WebhookApplier {
+    async fn refresh_application(&self, id: crate::domain::Id) -> Result<String, String> {
+        crate::webhooks::Refresher::refresh_application(self.syncer.as_ref(), id).await
+    }
+
+    async fn refresh_candidate(&self, id: crate::domain::Id) -> Result<String, String> {
+        crate::webhooks::Refresher::refresh_candidate(self.syncer.as_ref(), id).await
+    }
+
+    async fn purge_candidate(
+        &self,
+        candidate_id: crate::domain::Id,
+        applications: &[crate::domain::Id],
+        reason: &str,
+    ) -> Result<String, String> {
+        let r = self
+            .purger
+            .purge_candidate(candidate_id, applications, reason)
+            .await
+            .map_err(|e| e.to_string())?;
+        Ok(format!(
+            "purged a candidate: {} interviews, {} transcripts, {} recordings, {} notes",
+            r.interviews, r.transcripts, r.recordings, r.notes
+        ))
+    }
+}
+
 /// While nobody can sign in, print a one-time link that creates the first admin. It goes to
 /// stderr, not the log stream: it is a credential until used, and log shippers keep what they see.
 async fn announce_setup_link(state: &AppState) {
@@ -90,9 +125,13 @@ impl Application {
             .enabled
             .then(|| Duration::from_secs(settings.sync.interval_secs));
         let sync = SyncActor::new(core.syncer.clone(), interval).start();
+        let applier = Arc::new(WebhookApplier {
+            syncer: core.syncer.clone(),
+            purger: crate::privacy::Purger::new(core.store.clone(), settings.data_dir.clone()),
+        });
         let webhook_actor = WebhookActor::new(
             core.store.clone(),
-            core.syncer.clone(),
+            applier,
             settings.webhooks.max_apply_attempts,
         )
         .start();

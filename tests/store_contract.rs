@@ -160,6 +160,7 @@ contract! {
         bot_runs_keep_one_record_per_interview_newest_first,
         kv_documents_round_trip_per_namespace,
         kv_documents_expire,
+        notes_and_bot_records_can_be_purged,
     ],
     pair: [
         second_subscriber_and_replica_receive_changes,
@@ -1233,4 +1234,31 @@ async fn kv_documents_expire(store: DynStore) {
         vec![("s2".to_string(), b"long".to_vec())]
     );
     assert!(!store.kv_delete("sessions", "s1").await.unwrap());
+}
+
+async fn notes_and_bot_records_can_be_purged(store: DynStore) {
+    use panelist::poster::OutboxNote;
+    use panelist::supervisor::BotRun;
+    let note = OutboxNote::new(
+        31,
+        7,
+        "[Panelist notes · interview 31]".into(),
+        panelist::greenhouse::Visibility::Private,
+        at(9, 0),
+    );
+    store.put_outbox_note(&note).await.unwrap();
+    store
+        .put_bot_run(&BotRun::new(31, "replica-a", at(9, 0)))
+        .await
+        .unwrap();
+    assert!(store.delete_outbox_note(31).await.unwrap());
+    assert!(!store.delete_outbox_note(31).await.unwrap());
+    assert!(store.delete_bot_run(31).await.unwrap());
+    assert!(!store.delete_bot_run(31).await.unwrap());
+    assert_eq!(store.get_outbox_note(31).await.unwrap(), None);
+    assert_eq!(store.get_bot_run(31).await.unwrap(), None);
+    // Gone from every index too.
+    assert!(store.pending_outbox_notes(10).await.unwrap().is_empty());
+    assert!(store.recent_outbox_notes(10).await.unwrap().is_empty());
+    assert!(store.recent_bot_runs(10).await.unwrap().is_empty());
 }

@@ -1166,6 +1166,12 @@ impl Store for EventLogDown {
     ) -> StoreResult<Vec<panelist::supervisor::BotRun>> {
         self.inner.recent_bot_runs(limit).await
     }
+    async fn delete_outbox_note(&self, interview_id: Id) -> StoreResult<bool> {
+        self.inner.delete_outbox_note(interview_id).await
+    }
+    async fn delete_bot_run(&self, interview_id: Id) -> StoreResult<bool> {
+        self.inner.delete_bot_run(interview_id).await
+    }
     async fn kv_put(
         &self,
         ns: &str,

@@ -887,6 +887,38 @@ impl Store for EmbeddedStore {
         .await
     }
 
+    async fn delete_outbox_note(&self, interview_id: Id) -> StoreResult<bool> {
+        self.write(move |tx| {
+            let mut notes = tx.open_table(OUTBOX)?;
+            let old: Option<OutboxNote> = notes
+                .remove(interview_id)?
+                .map(|bytes| serde_json::from_slice(bytes.value()))
+                .transpose()?;
+            let Some(old) = old else { return Ok(false) };
+            tx.open_table(OUTBOX_PENDING)?
+                .remove((old.next_attempt_at.timestamp_millis(), interview_id))?;
+            tx.open_table(OUTBOX_BY_UPDATED)?
+                .remove((old.updated_at.timestamp_millis(), interview_id))?;
+            Ok(true)
+        })
+        .await
+    }
+
+    async fn delete_bot_run(&self, interview_id: Id) -> StoreResult<bool> {
+        self.write(move |tx| {
+            let mut runs = tx.open_table(BOT_RUNS)?;
+            let old: Option<BotRun> = runs
+                .remove(interview_id)?
+                .map(|bytes| serde_json::from_slice(bytes.value()))
+                .transpose()?;
+            let Some(old) = old else { return Ok(false) };
+            tx.open_table(BOT_RUNS_BY_UPDATED)?
+                .remove((old.updated_at.timestamp_millis(), interview_id))?;
+            Ok(true)
+        })
+        .await
+    }
+
     async fn kv_put(
         &self,
         ns: &str,

@@ -125,6 +125,12 @@ pub trait Store: Send + Sync + 'static {
     /// Every record, most recently updated first (the dashboard, resuming after a restart).
     async fn recent_bot_runs(&self, limit: usize) -> StoreResult<Vec<BotRun>>;
 
+    // ---- privacy purges (src/privacy) ----
+    /// Removes an interview's note from the outbox and its indexes. True when one was there.
+    async fn delete_outbox_note(&self, interview_id: Id) -> StoreResult<bool>;
+    /// Removes an interview's bot record (it names the participants). True when one was there.
+    async fn delete_bot_run(&self, interview_id: Id) -> StoreResult<bool>;
+
     // ---- small documents (dashboard users and sessions, login throttling, bot settings) ----
     /// Stores `value` under `(ns, key)`, replacing any value there. With a `ttl` it expires then,
     /// and reads no longer see it.

@@ -807,6 +807,30 @@ impl Store for RedisStore {
         self.load_many(&keys).await
     }
 
+    async fn delete_outbox_note(&self, interview_id: Id) -> StoreResult<bool> {
+        let mut con = self.con.clone();
+        let (by_updated, pending) = self.outbox_index_keys();
+        let (removed, _, _): (u64, u64, u64) = redis::pipe()
+            .atomic()
+            .del(self.outbox_key(interview_id))
+            .zrem(by_updated, interview_id)
+            .zrem(pending, interview_id)
+            .query_async(&mut con)
+            .await?;
+        Ok(removed > 0)
+    }
+
+    async fn delete_bot_run(&self, interview_id: Id) -> StoreResult<bool> {
+        let mut con = self.con.clone();
+        let (removed, _): (u64, u64) = redis::pipe()
+            .atomic()
+            .del(self.key(&format!("bot:{interview_id}")))
+            .zrem(self.key("bots"), interview_id)
+            .query_async(&mut con)
+            .await?;
+        Ok(removed > 0)
+    }
+
     async fn kv_put(
         &self,
         ns: &str,

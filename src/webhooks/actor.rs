@@ -104,13 +104,23 @@ pub async fn apply_loaded(
         .map_err(|e| e.to_string())
         .and_then(|webhook| commands_for(&webhook).map_err(|e| e.to_string()));
     let ping_time = event.received_at;
+    let mut purges = false;
     let result = match planned {
         // The body can never map differently, so retrying would only delay the verdict.
         Err(error) => Err((error, false)),
-        Ok(commands) => execute(store, refresher, &commands, ping_time)
-            .await
-            .map_err(|error| (error, true)),
+        Ok(commands) => {
+            purges = commands
+                .iter()
+                .any(|c| matches!(c, Command::PurgeCandidate { .. }));
+            execute(store, refresher, &commands, ping_time)
+                .await
+                .map_err(|error| (error, true))
+        }
     };
+    if purges && result.is_ok() {
+        // The request to forget someone must not itself keep their name in the log.
+        event.body = crate::privacy::REDACTED.to_string();
+    }
 
     let outcome = match result {
         Ok(Executed::Ignored(action)) => {
@@ -212,6 +222,14 @@ async fn execute(
                 }
                 Err(e) => return Err(format!("cancelling interview {id} failed: {e}")),
             },
+            Command::PurgeCandidate {
+                candidate_id,
+                applications,
+                reason,
+            } => refresher
+                .purge_candidate(*candidate_id, applications, reason)
+                .await
+                .map_err(|e| format!("purging a candidate failed: {e}"))?,
             Command::RecordPing { web_hook_id, event } => {
                 let ping = WebhookPing {
                     web_hook_id: *web_hook_id,

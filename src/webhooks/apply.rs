@@ -54,6 +54,12 @@ pub enum Command {
     /// Refetch one application's interviews after its stage changed.
     RefreshApplication(Id),
     CancelInterview(Id),
+    /// The candidate was deleted or anonymized in Greenhouse: remove everything about them.
+    PurgeCandidate {
+        candidate_id: Id,
+        applications: Vec<Id>,
+        reason: &'static str,
+    },
     RecordPing {
         web_hook_id: i64,
         event: String,
@@ -139,6 +145,28 @@ pub fn commands_for(webhook: &Webhook) -> Result<Vec<Command>, MapError> {
         "interview_deleted" => {
             let id = required_id(action, payload, "payload.interview.id", "/interview/id")?;
             vec![Command::CancelInterview(id)]
+        }
+        "delete_candidate" => {
+            let candidate_id = required_id(action, payload, "payload.person.id", "/person/id")?;
+            let applications = payload
+                .pointer("/person/deleted_application_ids")
+                .and_then(Value::as_array)
+                .map(|ids| ids.iter().filter_map(|v| id_of(Some(v))).collect())
+                .unwrap_or_default();
+            vec![Command::PurgeCandidate {
+                candidate_id,
+                applications,
+                reason: "delete_candidate",
+            }]
+        }
+        "candidate_anonymized" => {
+            let candidate_id =
+                required_id(action, payload, "payload.candidate_id", "/candidate_id")?;
+            vec![Command::PurgeCandidate {
+                candidate_id,
+                applications: Vec::new(),
+                reason: "candidate_anonymized",
+            }]
         }
         "ping" => {
             let web_hook_id = required_id(action, payload, "payload.web_hook_id", "/web_hook_id")?;

@@ -42,6 +42,16 @@ pub trait Refresher: Send + Sync {
     /// `Ok(summary)` for the event log, or `Err(readable reason)`; an error is retried.
     async fn refresh_application(&self, application_id: Id) -> Result<String, String>;
     async fn refresh_candidate(&self, candidate_id: Id) -> Result<String, String>;
+    /// Removes everything about a candidate (`Ok(summary)`, counts only). The default refuses, so
+    /// an applier without access to the data directory never half-purges.
+    async fn purge_candidate(
+        &self,
+        _candidate_id: Id,
+        _applications: &[Id],
+        _reason: &str,
+    ) -> Result<String, String> {
+        Err("purging is not available in this process".into())
+    }
 }
 
 /// A fixed secret, for tests and tools.

@@ -1,0 +1,8 @@
+//! Privacy purges: when a candidate is deleted or anonymized in Greenhouse (or an admin asks),
+//! everything Panelist holds about them goes: the synced candidate, applications and interviews,
+//! bot records (they name participants), transcripts, recordings and notes. Each purge leaves an
+//! audit entry with counts only, never names or ids.
+
+mod purge;
+
+pub use purge::{AuditEntry, PurgeReport, Purger, AUDIT_NS, REDACTED};
