@@ -163,7 +163,9 @@ async fn integration_flow(backend: Backend) {
             "Job created",
             "Candidate or prospect updated",
             "Candidate has changed stage",
-            "Interview deleted"
+            "Interview deleted",
+            "Delete candidate",
+            "Candidate anonymized"
         ]
     );
     let (_, revealed) = json(

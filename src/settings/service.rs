@@ -29,6 +29,9 @@ pub const WEBHOOKS_TO_CREATE: &[(&str, &str, bool)] = &[
     ),
     // Not in the vendor guide, but the only way Panelist hears of a cancelled interview at once.
     ("Interview deleted", "interview_deleted", false),
+    // Privacy: Panelist purges everything about a candidate deleted or anonymized in Greenhouse.
+    ("Delete candidate", "delete_candidate", false),
+    ("Candidate anonymized", "candidate_anonymized", false),
 ];
 
 #[derive(Debug, thiserror::Error)]

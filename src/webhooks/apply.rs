@@ -387,6 +387,28 @@ mod tests {
     }
 
     #[test]
+    fn deleted_and_anonymized_candidates_are_purged() {
+        let deleted = Webhook::parse(&fixture("webhook_candidate_deleted.json")).unwrap();
+        assert_eq!(
+            commands_for(&deleted).unwrap(),
+            vec![Command::PurgeCandidate {
+                candidate_id: 37031511,
+                applications: vec![46196263, 46196258],
+                reason: "delete_candidate",
+            }]
+        );
+        let anonymized = Webhook::parse(&fixture("webhook_candidate_anonymized.json")).unwrap();
+        assert_eq!(
+            commands_for(&anonymized).unwrap(),
+            vec![Command::PurgeCandidate {
+                candidate_id: 37031511,
+                applications: vec![],
+                reason: "candidate_anonymized",
+            }]
+        );
+    }
+
+    #[test]
     fn every_other_documented_action_is_ignored() {
         let handled = [
             "webhook_job_created.json",
@@ -395,6 +417,8 @@ mod tests {
             "webhook_candidate_stage_change.json",
             "webhook_interview_deleted.json",
             "webhook_ping.json",
+            "webhook_candidate_deleted.json",
+            "webhook_candidate_anonymized.json",
         ];
         let dir = PathBuf::from(env!("CARGO_MANIFEST_DIR")).join("tests/fixtures/greenhouse");
         let mut ignored = 0;
