@@ -141,6 +141,12 @@ impl Application {
             actor: webhook_actor,
             settings: settings.webhooks.clone(),
         });
+        crate::privacy::RetentionActor::new(
+            core.store.clone(),
+            settings.data_dir.clone(),
+            settings.privacy.clone(),
+        )
+        .start();
         let registry = Arc::new(panelist_bots::ConnectorRegistry::standard());
         let pipeline = crate::pipeline::start(&core, registry.clone()).await;
         let admin_token =

@@ -635,3 +635,77 @@ async fn a_failed_post_can_be_retried_from_the_interview_page() {
     );
     app.shutdown().await;
 }
+
+#[actix_web::test]
+async fn an_admin_can_delete_a_candidates_data_from_the_interview_page() {
+    use panelist::domain::{Application, Candidate, Interview};
+    use panelist::store::StoreExt;
+    let app = spawn_app(Backend::Embedded).await;
+    add_user(&app, "ana@acme.example", Role::Admin).await;
+    add_user(&app, "vic@acme.example", Role::Viewer).await;
+    let c: Candidate = serde_json::from_value(
+        serde_json::json!({"id": 71, "first_name": "Jo", "last_name": "Gone"}),
+    )
+    .unwrap();
+    app.store.put(&[c]).await.unwrap();
+    let a: Application =
+        serde_json::from_value(serde_json::json!({"id": 72, "candidate_id": 71})).unwrap();
+    app.store.put(&[a]).await.unwrap();
+    app.store
+        .upsert_interview(&Interview {
+            id: 73,
+            application_id: Some(72),
+            ..Default::default()
+        })
+        .await
+        .unwrap();
+    panelist::transcribe::TranscriptFiles::new(app.data_dir.path())
+        .append(
+            "73",
+            vec![panelist::transcribe::TranscriptSegment::new(
+                "p", "Jo Gone", 0, 1000, "hi",
+            )],
+        )
+        .await
+        .unwrap();
+    let viewer = sign_in(&app, "vic@acme.example").await;
+    let res = viewer
+        .post_form("/interviews/73/purge", &[])
+        .send()
+        .await
+        .unwrap();
+    assert_eq!(res.status(), StatusCode::FORBIDDEN);
+    let admin = sign_in(&app, "ana@acme.example").await;
+    let page = admin
+        .get("/interviews/73")
+        .send()
+        .await
+        .unwrap()
+        .text()
+        .await
+        .unwrap();
+    assert!(page.contains("Delete this candidate"));
+    let res = admin
+        .post_form("/interviews/73/purge", &[])
+        .send()
+        .await
+        .unwrap();
+    assert_eq!(res.status(), StatusCode::SEE_OTHER);
+    assert!(app.store.get::<Candidate>(71).await.unwrap().is_none());
+    assert!(
+        !panelist::transcribe::TranscriptFiles::new(app.data_dir.path())
+            .path("73")
+            .exists()
+    );
+    let audit = app
+        .store
+        .kv_list(panelist::privacy::AUDIT_NS)
+        .await
+        .unwrap();
+    let entry: panelist::privacy::AuditEntry = serde_json::from_slice(&audit[0].1).unwrap();
+    assert_eq!(
+        (entry.reason.as_str(), entry.counts["transcripts"]),
+        ("admin", 1)
+    );
+    app.shutdown().await;
+}

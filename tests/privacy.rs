@@ -280,10 +280,18 @@ async fn purges_everything(body: serde_json::Value) {
         .unwrap();
     assert_eq!(audit.len(), 1);
     let entry: panelist::privacy::AuditEntry = serde_json::from_slice(&audit[0].1).unwrap();
-    assert_eq!(entry.report.interviews, 2);
-    assert_eq!(entry.report.transcripts, 2);
-    assert_eq!(entry.report.recordings, 2);
-    assert_eq!(entry.report.notes, 2);
+    assert_eq!(entry.action, "purge_candidate");
+    for kind in [
+        "interviews",
+        "transcripts",
+        "recordings",
+        "notes",
+        "bot_records",
+    ] {
+        assert_eq!(entry.counts[kind], 2, "{kind}");
+    }
+    let text = String::from_utf8_lossy(&audit[0].1);
+    assert!(NEEDLES.iter().all(|n| !text.contains(n)), "{text}");
     app.shutdown().await;
 }
 
@@ -305,4 +313,132 @@ async fn candidate_anonymized_purges_everything_about_them() {
     .unwrap();
     assert_eq!(body["payload"]["candidate_id"], CANDIDATE);
     purges_everything(body).await;
+}
+
+fn age(path: &std::path::Path, days: u64) {
+    let when = std::time::SystemTime::now() - Duration::from_secs(days * 86_400);
+    if path.is_dir() {
+        for p in walk(path) {
+            std::fs::File::options()
+                .write(true)
+                .open(&p)
+                .unwrap()
+                .set_modified(when)
+                .unwrap();
+        }
+    } else {
+        std::fs::File::options()
+            .write(true)
+            .open(path)
+            .unwrap()
+            .set_modified(when)
+            .unwrap();
+    }
+}
+
+#[actix_web::test]
+async fn retention_expires_what_is_old_and_only_that() {
+    use panelist::poster::OutboxStatus;
+    use panelist::supervisor::BotState;
+    let app = spawn_app_with(Backend::Embedded, FakeConfig::default(), &[]).await;
+    let store = &app.store;
+    let dir = app.data_dir.path();
+    let files = TranscriptFiles::new(dir);
+    let now = Utc::now();
+    let seg = |t: &str| vec![TranscriptSegment::new("p", "Someone", 0, 1000, t)];
+    for id in ["1", "2", "5", "6"] {
+        files.append(id, seg("words")).await.unwrap();
+    }
+    age(&files.path("1"), 400);
+    for (id, old) in [(1, true), (2, false), (5, false), (6, false)] {
+        let rec = dir.join("recordings").join(id.to_string()).join("1");
+        std::fs::create_dir_all(&rec).unwrap();
+        std::fs::write(rec.join("a.ogg"), b"OggS").unwrap();
+        if old {
+            age(&dir.join("recordings").join(id.to_string()), 40);
+        }
+    }
+    let note = |id: i64, status: OutboxStatus, days_old: i64| {
+        let mut n = OutboxNote::new(
+            id,
+            9,
+            format!("[Panelist notes · interview {id}]"),
+            panelist::greenhouse::Visibility::Private,
+            now,
+        );
+        n.status = status;
+        n.updated_at = now - chrono::Duration::days(days_old);
+        n
+    };
+    store
+        .put_outbox_note(&note(1, OutboxStatus::Posted, 400))
+        .await
+        .unwrap();
+    store
+        .put_outbox_note(&note(2, OutboxStatus::Pending, 400))
+        .await
+        .unwrap();
+    store
+        .put_outbox_note(&note(3, OutboxStatus::Posted, 10))
+        .await
+        .unwrap();
+    let run = |id: i64, state: BotState, days_old: i64| {
+        let t = now - chrono::Duration::days(days_old);
+        let mut r = BotRun::new(id, "replica-a", t);
+        r.transition(state, None, t);
+        r
+    };
+    store
+        .put_bot_run(&run(1, BotState::Done, 400))
+        .await
+        .unwrap();
+    store.put_bot_run(&run(5, BotState::Done, 1)).await.unwrap();
+    store
+        .put_bot_run(&run(6, BotState::InCall, 1))
+        .await
+        .unwrap();
+
+    let mut policy = app.settings.privacy.clone();
+    policy.transcripts_days = 365;
+    policy.recordings_days = 30;
+    policy.notes_days = 365;
+    policy.delete_recordings_after_transcript = false;
+    let report = panelist::privacy::sweep(store, dir, &policy, now)
+        .await
+        .unwrap();
+    assert_eq!(
+        (
+            report.transcripts,
+            report.recordings,
+            report.notes,
+            report.bot_records
+        ),
+        (1, 1, 1, 1),
+        "{report:?}"
+    );
+    assert!(!files.path("1").exists() && files.path("2").exists());
+    assert!(!dir.join("recordings/1").exists() && dir.join("recordings/2").exists());
+    assert!(store.get_outbox_note(1).await.unwrap().is_none());
+    assert!(
+        store.get_outbox_note(2).await.unwrap().is_some(),
+        "a pending note is never expired"
+    );
+    assert!(store.get_outbox_note(3).await.unwrap().is_some());
+    assert!(store.get_bot_run(1).await.unwrap().is_none());
+    assert!(store.get_bot_run(5).await.unwrap().is_some());
+
+    // Recordings kept only until the transcript is done: the finished call's go, the live call's stay.
+    policy.delete_recordings_after_transcript = true;
+    let report = panelist::privacy::sweep(store, dir, &policy, now)
+        .await
+        .unwrap();
+    assert_eq!(report.recordings, 1, "{report:?}");
+    assert!(!dir.join("recordings/5").exists());
+    assert!(dir.join("recordings/6").exists() && dir.join("recordings/2").exists());
+    // Nothing left to expire: a second sweep removes nothing.
+    assert!(panelist::privacy::sweep(store, dir, &policy, now)
+        .await
+        .unwrap()
+        .is_empty());
+    app.shutdown().await;
 }

@@ -30,6 +30,7 @@ pub struct Settings {
     pub poster: PosterSettings,
     pub bots: BotSettings,
     pub dashboard: DashboardSettings,
+    pub privacy: PrivacySettings,
 }
 
 #[derive(Debug, Clone, Deserialize)]
@@ -202,6 +203,15 @@ pub struct BotSettings {
     pub retry_base_secs: u64,
     pub retry_max_secs: u64,
     pub leave: LeaveSettings,
+}
+
+#[derive(Debug, Clone, Deserialize)]
+pub struct PrivacySettings {
+    pub recordings_days: u64,
+    pub transcripts_days: u64,
+    pub notes_days: u64,
+    pub delete_recordings_after_transcript: bool,
+    pub sweep_interval_secs: u64,
 }
 
 #[derive(Debug, Clone, Deserialize)]

@@ -18,6 +18,7 @@ use super::snake;
 use crate::domain::Id;
 use crate::http::AppState;
 use crate::poster::{NoteQueued, OutboxStatus};
+use crate::store::StoreExt;
 use crate::transcribe::TranscriptSegment;
 
 pub async fn page(
@@ -89,6 +90,16 @@ pub async fn page(
         section.panel aria-labelledby="note-h" {
             h2 #note-h { "Notes" }
             div data-live={"/live/interviews/" (id) "/note"} { (note(&state, id, &who).await) }
+        }
+        @if who.is_admin() {
+            section.panel aria-labelledby="purge-h" {
+                h2 #purge-h { "Privacy" }
+                p.small { "Removes everything Panelist holds about this candidate: every interview's records, transcripts, recordings and unposted or posted notes here (not in Greenhouse). It cannot be undone." }
+                form method="post" action={"/interviews/" (id) "/purge"} {
+                    input type="hidden" name="csrf" value=(who.csrf());
+                    button.danger type="submit" { "Delete this candidate's data" }
+                }
+            }
         }
         section.panel aria-labelledby="rec-h" {
             h2 #rec-h { "Recording" }
@@ -272,6 +283,59 @@ pub async fn retry_post(
     tracing::info!(user = %who.name(), interview_id = id, "note post retried from the dashboard");
     state.poster.do_send(NoteQueued { interview_id: id });
     redirect(id, "retrying")
+}
+
+/// Admin action: remove everything about this interview's candidate (all their interviews), as a
+/// Greenhouse deletion would. The audit entry records the purge without naming anyone.
+pub async fn purge_candidate(
+    state: web::Data<AppState>,
+    who: Principal,
+    id: web::Path<Id>,
+) -> HttpResponse {
+    if let Some(res) = admin_only(&who) {
+        return res;
+    }
+    let id = id.into_inner();
+    let interview = match state.store.get::<crate::domain::Interview>(id).await {
+        Ok(i) => i,
+        Err(e) => {
+            tracing::error!(error = %e, "cannot read the interview");
+            return HttpResponse::ServiceUnavailable()
+                .body("The store is unavailable; try again shortly.");
+        }
+    };
+    let application = match interview.and_then(|i| i.application_id) {
+        Some(a) => state
+            .store
+            .get::<crate::domain::Application>(a)
+            .await
+            .ok()
+            .flatten(),
+        None => None,
+    };
+    let Some((app_id, candidate_id)) = application.and_then(|a| a.candidate_id.map(|c| (a.id, c)))
+    else {
+        return HttpResponse::NotFound()
+            .content_type("text/plain; charset=utf-8")
+            .body("This interview's candidate is not known here; nothing to purge.");
+    };
+    let purger = crate::privacy::Purger::new(state.store.clone(), state.settings.data_dir.clone());
+    match purger
+        .purge_candidate(candidate_id, &[app_id], "admin")
+        .await
+    {
+        Ok(r) => {
+            tracing::info!(user = %who.name(), interviews = r.interviews, "candidate purged from the dashboard");
+            HttpResponse::SeeOther()
+                .insert_header((header::LOCATION, "/?msg=purged"))
+                .finish()
+        }
+        Err(e) => {
+            tracing::error!(error = %e, "purge failed");
+            HttpResponse::ServiceUnavailable()
+                .body("The purge did not complete; try again (it is safe to repeat).")
+        }
+    }
 }
 
 pub async fn start_bot(

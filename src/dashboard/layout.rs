@@ -139,6 +139,7 @@ pub fn flash(code: Option<&str>) -> Markup {
         "user_removed" => ("User removed.", false),
         "bot_stopped" => ("The bot was told to leave.", false),
         "bot_started" => ("A bot is being sent now.", false),
+        "purged" => ("The candidate's data was deleted.", false),
         _ => return html! {},
     };
     html! { div.flash.error[error] role="status" { (text) } }

@@ -70,6 +70,10 @@ pub fn configure(cfg: &mut web::ServiceConfig) {
                     web::post().to(interview::stop_bot),
                 )
                 .route(
+                    "/interviews/{id}/purge",
+                    web::post().to(interview::purge_candidate),
+                )
+                .route(
                     "/interviews/{id}/recordings/{attempt}/{file}",
                     web::get().to(interview::recording),
                 )
@@ -114,6 +118,7 @@ pub const GUARDED_POSTS: &[&str] = &[
     "/interviews/1/retry-post",
     "/interviews/1/bot/start",
     "/interviews/1/bot/stop",
+    "/interviews/1/purge",
     "/settings/integrations",
     "/settings/integrations/verify",
     "/settings/integrations/sync",

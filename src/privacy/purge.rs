@@ -30,14 +30,47 @@ pub struct PurgeReport {
     pub webhook_bodies: usize,
 }
 
-/// What the audit log keeps of a purge: why, when, and how much. No personal data.
+/// What the audit log keeps of a purge or a retention sweep: why, when, and how much of each kind
+/// was removed. No personal data.
 #[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize)]
 pub struct AuditEntry {
     pub at: DateTime<Utc>,
+    /// "purge_candidate" or "retention_sweep".
     pub action: String,
-    /// "delete_candidate", "candidate_anonymized", or "admin".
+    /// "delete_candidate", "candidate_anonymized", "admin" or "retention".
     pub reason: String,
-    pub report: PurgeReport,
+    pub counts: std::collections::BTreeMap<String, u64>,
+}
+
+/// Appends an audit entry; `counts` is any struct of counters.
+pub(crate) async fn record_audit<T: Serialize>(
+    store: &DynStore,
+    action: &str,
+    reason: &str,
+    counts: &T,
+) -> Result<(), StoreError> {
+    let counts = match serde_json::to_value(counts)? {
+        serde_json::Value::Object(m) => m
+            .into_iter()
+            .filter_map(|(k, v)| v.as_u64().map(|n| (k, n)))
+            .collect(),
+        _ => Default::default(),
+    };
+    let entry = AuditEntry {
+        at: Utc::now(),
+        action: action.to_string(),
+        reason: reason.to_string(),
+        counts,
+    };
+    // Time-ordered keys, so a listing is chronological.
+    let key = format!(
+        "{}-{}",
+        entry.at.format("%Y%m%dT%H%M%S%.6f"),
+        uuid::Uuid::new_v4()
+    );
+    store
+        .kv_put(AUDIT_NS, &key, &serde_json::to_vec(&entry)?, None)
+        .await
 }
 
 #[derive(Clone)]
@@ -111,7 +144,7 @@ impl Purger {
         report.webhook_bodies = self
             .redact_webhooks(candidate_id, &applications, &interviews)
             .await?;
-        self.audit(reason, &report).await?;
+        record_audit(&self.store, "purge_candidate", reason, &report).await?;
         tracing::info!(
             reason,
             interviews = report.interviews,
@@ -221,23 +254,5 @@ impl Purger {
         })
         .await
         .unwrap_or((0, 0))
-    }
-
-    async fn audit(&self, reason: &str, report: &PurgeReport) -> Result<(), StoreError> {
-        let entry = AuditEntry {
-            at: Utc::now(),
-            action: "purge_candidate".into(),
-            reason: reason.to_string(),
-            report: report.clone(),
-        };
-        // Time-ordered keys, so a listing is chronological.
-        let key = format!(
-            "{}-{}",
-            entry.at.format("%Y%m%dT%H%M%S%.6f"),
-            uuid::Uuid::new_v4()
-        );
-        self.store
-            .kv_put(AUDIT_NS, &key, &serde_json::to_vec(&entry)?, None)
-            .await
     }
 }
