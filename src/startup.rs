@@ -102,7 +102,7 @@ impl Application {
             actor: webhook_actor,
             settings: settings.webhooks.clone(),
         });
-        let registry = Arc::new(panelist_bots::ConnectorRegistry::standard());
+        let registry = Arc::new(crate::pipeline::connectors(&settings)?);
         let pipeline = crate::pipeline::start(&core, registry.clone()).await;
         let admin_token =
             AdminToken::load_or_create(&settings.server.admin_token, &settings.data_dir)
