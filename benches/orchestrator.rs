@@ -568,6 +568,8 @@ async fn scenario(a: &Args, n: usize) {
         // The bench triggers the one full sync itself, when the interviews are in the fake.
         ("PANELIST__SYNC__ENABLED", "false".into()),
         ("PANELIST__BOTS__ENABLED", "true".into()),
+        // Every interview's test room listens on 127.0.0.1.
+        ("PANELIST__BOTS__NETWORK__ALLOW_LOOPBACK", "true".into()),
         ("PANELIST__BOTS__JOIN_LEAD_SECS", a.join_lead.to_string()),
         ("PANELIST__BOTS__LEAVE__ALONE_SECS", a.alone.to_string()),
         ("PANELIST__BOTS__LEAVE__SILENCE_SECS", a.silence.to_string()),

@@ -110,6 +110,9 @@ pub struct JoinArgs {
     /// Leave after this many minutes at the latest.
     #[arg(long, default_value_t = 120)]
     pub max_minutes: u64,
+    /// Let the bot connect to 127.0.0.1 / ::1 (bots.network.allow_loopback), for a test room on this machine.
+    #[arg(long)]
+    pub allow_loopback: bool,
     #[arg(long, value_enum, default_value_t = OutputFormat::Text)]
     pub format: OutputFormat,
 }

@@ -29,6 +29,17 @@ pub struct Pipeline {
     pub notes_off: Option<String>,
 }
 
+/// Every connector, bound to `bots.network`: the one place a process's bots get their network policy, so
+/// `serve`, `join` and the demo enforce the same rules.
+pub fn connectors(settings: &Settings) -> anyhow::Result<ConnectorRegistry> {
+    let policy = settings
+        .bots
+        .network
+        .policy()
+        .map_err(|e| anyhow::anyhow!("bots.network.allowed_hosts: {e}"))?;
+    Ok(ConnectorRegistry::standard_with(policy))
+}
+
 /// Starts the poster, and, when bots are on and transcription can run, the transcriber, the
 /// summarizer (when its engine can run) and the supervisor. Must run inside an actix system.
 pub async fn start(core: &Core, registry: Arc<ConnectorRegistry>) -> Pipeline {

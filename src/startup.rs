@@ -147,7 +147,7 @@ impl Application {
             settings.privacy.clone(),
         )
         .start();
-        let registry = Arc::new(panelist_bots::ConnectorRegistry::standard());
+        let registry = Arc::new(crate::pipeline::connectors(&settings)?);
         let pipeline = crate::pipeline::start(&core, registry.clone()).await;
         let admin_token =
             AdminToken::load_or_create(&settings.server.admin_token, &settings.data_dir)

@@ -129,6 +129,8 @@ async fn three_replicas_send_one_bot_per_interview_and_survive_a_kill() {
         ("PANELIST__GREENHOUSE__TOKEN_URL", &fake.token_url()),
         ("PANELIST__SYNC__ENABLED", "false"),
         ("PANELIST__BOTS__ENABLED", "true"),
+        // The test room listens on 127.0.0.1.
+        ("PANELIST__BOTS__NETWORK__ALLOW_LOOPBACK", "true"),
         ("PANELIST__BOTS__JOIN_LEAD_SECS", "1"),
         ("PANELIST__BOTS__RESCAN_SECS", "1"),
         ("PANELIST__BOTS__LEASE_SECS", "10"),

@@ -25,6 +25,7 @@ use panelist_bots::janus::local::{
 };
 use panelist_bots::janus::publisher::{JanusPublisher, PublisherSpec};
 use panelist_bots::janus::{FeedId, JanusConnector, JanusSettings};
+use panelist_bots::netpolicy::NetworkPolicy;
 use panelist_bots::room::{AudioSource, RoomConfig, RoomParticipant, TestRoom};
 use panelist_bots::rtc::NetworkSettings;
 use panelist_bots::whep::{WhepConnector, WhepSettings};
@@ -239,11 +240,14 @@ fn connector(args: &Args) -> Arc<dyn CallConnector> {
     if args.janus {
         Arc::new(JanusConnector::new(JanusSettings {
             network: janus_network(),
+            // The benchmark's Janus and rooms run on this machine.
+            policy: NetworkPolicy::local(),
             ..JanusSettings::default()
         }))
     } else {
         Arc::new(WhepConnector::new(WhepSettings {
             network: network(),
+            policy: NetworkPolicy::local(),
             ..WhepSettings::default()
         }))
     }

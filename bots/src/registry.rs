@@ -6,6 +6,7 @@ use url::Url;
 
 use crate::call::{CallConnector, CallSession, JoinError, JoinSpec, UnsupportedPlatform};
 use crate::janus::{JanusConnector, JanusSettings};
+use crate::netpolicy::{NetworkPolicy, UrlRefused};
 use crate::platform::Platform;
 use crate::whep::{WhepConnector, WhepSettings};
 
@@ -13,6 +14,9 @@ use crate::whep::{WhepConnector, WhepSettings};
 #[derive(Default, Clone)]
 pub struct ConnectorRegistry {
     connectors: Vec<Arc<dyn CallConnector>>,
+    /// Checked before a join is handed to a connector, and by `check_url` for the supervisor and dashboard.
+    /// Connectors enforce their own policy on every request whether or not this is set.
+    policy: Option<Arc<NetworkPolicy>>,
 }
 
 impl ConnectorRegistry {
@@ -20,12 +24,39 @@ impl ConnectorRegistry {
         Self::default()
     }
 
-    /// Every connector this crate has, with default settings: WHEP (`.../whep/...` URLs) and Janus VideoRoom
-    /// (`janus+http(s)://...?room=...`).
+    /// Every connector this crate has, with default settings and the default (public hosts only) network
+    /// policy: WHEP (`.../whep/...` URLs) and Janus VideoRoom (`janus+http(s)://...?room=...`).
     pub fn standard() -> Self {
+        Self::standard_with(NetworkPolicy::default())
+    }
+
+    /// `standard`, with bots allowed to connect where `policy` says.
+    pub fn standard_with(policy: NetworkPolicy) -> Self {
         Self::new()
-            .with(Arc::new(WhepConnector::new(WhepSettings::default())))
-            .with(Arc::new(JanusConnector::new(JanusSettings::default())))
+            .with(Arc::new(WhepConnector::new(WhepSettings {
+                policy: policy.clone(),
+                ..WhepSettings::default()
+            })))
+            .with(Arc::new(JanusConnector::new(JanusSettings {
+                policy: policy.clone(),
+                ..JanusSettings::default()
+            })))
+            .with_policy(policy)
+    }
+
+    /// Refuses meeting URLs outside `policy` before any connector sees them.
+    pub fn with_policy(mut self, policy: NetworkPolicy) -> Self {
+        self.policy = Some(Arc::new(policy));
+        self
+    }
+
+    /// Whether the registry's policy lets a bot go to `url` (host and IP literal; names are resolved and
+    /// checked again at connect time). Always `Ok` without a policy.
+    pub fn check_url(&self, url: &Url) -> Result<(), UrlRefused> {
+        match &self.policy {
+            Some(p) => p.check_target(url),
+            None => Ok(()),
+        }
     }
 
     /// Adds a connector; a later one for the same platform replaces the earlier.
@@ -48,6 +79,7 @@ impl ConnectorRegistry {
 
     pub async fn join(&self, spec: JoinSpec) -> Result<CallSession, JoinError> {
         let connector = self.connector_for(&spec.url)?;
+        self.check_url(&spec.url)?;
         connector.join(spec).await
     }
 }
@@ -119,5 +151,24 @@ mod tests {
         }
         let zoom = Url::parse("https://acme.zoom.us/j/1").unwrap();
         assert!(registry.connector_for(&zoom).is_err());
+    }
+
+    #[tokio::test]
+    async fn the_standard_registry_refuses_private_meeting_urls_before_joining() {
+        let registry = ConnectorRegistry::standard();
+        for raw in [
+            "http://169.254.169.254/whep/x",
+            "http://127.0.0.1:9/whep/x",
+            "janus+http://10.0.0.5:8088/janus?room=1",
+        ] {
+            let url = Url::parse(raw).unwrap();
+            assert!(registry.check_url(&url).is_err(), "{raw}");
+            let err = registry.join(JoinSpec::new(url)).await.unwrap_err();
+            assert_eq!(err.code(), "url_not_allowed", "{raw}: {err:?}");
+            assert!(!err.is_retryable());
+        }
+        let local = ConnectorRegistry::standard_with(NetworkPolicy::loopback());
+        let url = Url::parse("http://127.0.0.1:9/whep/x").unwrap();
+        assert!(local.check_url(&url).is_ok());
     }
 }

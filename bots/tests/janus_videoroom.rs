@@ -15,6 +15,7 @@ use common::{best_ncc_wide, in_netns, listen, speech, to_16k, tone, Heard};
 use panelist_bots::janus::local::{setup_namespace, JanusOptions, JanusProcess};
 use panelist_bots::janus::publisher::{JanusPublisher, PublisherSpec};
 use panelist_bots::janus::{FeedId, JanusApi, JanusConnector, JanusSettings};
+use panelist_bots::netpolicy::{GuardedHttp, NetworkPolicy};
 use panelist_bots::recorder::CallManifest;
 use panelist_bots::room::{encode_pcm, read_wav, EncodedAudio};
 use panelist_bots::rtc::NetworkSettings;
@@ -52,6 +53,8 @@ impl Lab {
     fn connector(&self) -> JanusConnector {
         JanusConnector::new(JanusSettings {
             network: self.network(),
+            // Janus listens on the namespace's private address.
+            policy: NetworkPolicy::local(),
             ..JanusSettings::default()
         })
     }
@@ -246,7 +249,7 @@ async fn missing_room_is_refused_and_destroyed_room_ends_the_call() {
 
     // A room made at run time, joined while empty: the subscription starts with its first publisher.
     let admin = JanusApi::new(
-        reqwest::Client::new(),
+        GuardedHttp::new(NetworkPolicy::local(), Duration::from_secs(5)).unwrap(),
         lab.janus.api_url(),
         None,
         Duration::from_secs(5),

@@ -164,6 +164,8 @@ pub async fn demo(mut settings: Settings, args: DemoArgs) -> anyhow::Result<()> 
     settings.sync.enabled = true;
     settings.sync.interval_secs = 10;
     settings.bots.enabled = true;
+    // The demo's test room listens on 127.0.0.1, which bots.network refuses by default.
+    settings.bots.network.allow_loopback = true;
     settings.bots.join_lead_secs = 1;
     settings.bots.leave.alone_secs = 3;
     settings.poster.poll_interval_secs = 1;

@@ -50,12 +50,19 @@ impl Handler<TranscriptReady> for Reports {
     }
 }
 
-pub async fn join(settings: Settings, args: JoinArgs) -> anyhow::Result<()> {
+pub async fn join(mut settings: Settings, args: JoinArgs) -> anyhow::Result<()> {
     let url = url::Url::parse(&args.url).with_context(|| format!("{:?} is not a URL", args.url))?;
-    let registry = Arc::new(panelist_bots::ConnectorRegistry::standard());
+    if args.allow_loopback {
+        // The operator asked for it on the command line, for a test room on this machine.
+        settings.bots.network.allow_loopback = true;
+    }
+    let registry = Arc::new(crate::pipeline::connectors(&settings)?);
     registry
         .connector_for(&url)
         .map_err(|e| anyhow::anyhow!("{e}: no bot can join this URL"))?;
+    registry.check_url(&url).map_err(|e| {
+        anyhow::anyhow!("the meeting URL is not allowed ({e}); see bots.network, or pass --allow-loopback for a test room on this machine")
+    })?;
     let core = Core::build(settings).await?;
     let settings = core.settings.clone();
     let engine = transcribe::build_engine(&settings)
@@ -150,6 +157,9 @@ pub async fn join(settings: Settings, args: JoinArgs) -> anyhow::Result<()> {
             eprintln!("left the call: {why}");
         }
         BotOutcome::Stopped => anyhow::bail!("stopped before joining"),
+        BotOutcome::UrlNotAllowed(why) => anyhow::bail!(
+            "the meeting URL is not allowed ({why}); see bots.network, or pass --allow-loopback for a test room on this machine"
+        ),
         BotOutcome::Failed { error, .. } if !finished.heard => anyhow::bail!("{error}"),
         BotOutcome::Failed { error, .. } => eprintln!("the call broke off: {error}"),
     }

@@ -198,6 +198,14 @@ fn coerce(default: &Value, raw: &str) -> Result<Value, &'static str> {
             "false" | "0" | "no" | "off" => Ok(Value::Boolean(false)),
             _ => Err("true or false"),
         },
+        // Lists of words (`bots.network.allowed_hosts`): comma-separated, blanks dropped.
+        Value::Array(_) => Ok(Value::Array(
+            raw.split(',')
+                .map(str::trim)
+                .filter(|s| !s.is_empty())
+                .map(|s| Value::String(s.to_string()))
+                .collect(),
+        )),
         _ => Err("a value this setting cannot take from the environment"),
     }
 }
@@ -324,6 +332,11 @@ fn validate(s: &Settings, problems: &mut Vec<String>) {
         s.bots.retry_base_secs >= 1 && s.bots.retry_max_secs >= s.bots.retry_base_secs,
         "bots.retry_base_secs must be at least 1 and no more than bots.retry_max_secs".into(),
     );
+    for pattern in &s.bots.network.allowed_hosts {
+        if let Err(e) = panelist_bots::netpolicy::HostPattern::parse(pattern) {
+            problems.push(format!("bots.network.allowed_hosts: {e}"));
+        }
+    }
     validate_transcription(&s.transcription, problems);
     crate::notes::validate_settings(s, problems);
 }
@@ -439,6 +452,41 @@ mod tests {
         assert_eq!(
             s.webhook_endpoint(),
             "http://localhost:8080/webhooks/greenhouse"
+        );
+    }
+
+    #[test]
+    fn bot_network_settings_default_to_public_hosts_and_take_lists_from_the_environment() {
+        let s = load(None, env(&[])).unwrap();
+        let n = &s.bots.network;
+        assert!(n.allowed_hosts.is_empty() && !n.allow_loopback && !n.allow_private);
+        let s = load(
+            None,
+            env(&[
+                (
+                    "PANELIST__BOTS__NETWORK__ALLOWED_HOSTS",
+                    "sfu.example.com, *.calls.example.org,",
+                ),
+                ("PANELIST__BOTS__NETWORK__ALLOW_LOOPBACK", "true"),
+            ]),
+        )
+        .unwrap();
+        assert_eq!(
+            s.bots.network.allowed_hosts,
+            ["sfu.example.com", "*.calls.example.org"]
+        );
+        assert!(s.bots.network.policy().unwrap().allow_loopback);
+        let err = load(
+            None,
+            env(&[(
+                "PANELIST__BOTS__NETWORK__ALLOWED_HOSTS",
+                "https://sfu.example.com/x",
+            )]),
+        )
+        .unwrap_err();
+        assert!(
+            err.to_string().contains("bots.network.allowed_hosts"),
+            "{err}"
         );
     }
 

@@ -202,7 +202,29 @@ pub struct BotSettings {
     pub replica_id: String,
     pub retry_base_secs: u64,
     pub retry_max_secs: u64,
+    pub network: BotNetworkSettings,
     pub leave: LeaveSettings,
+}
+
+/// `[bots.network]`: where bots may connect (meeting URLs are untrusted customer data).
+#[derive(Debug, Clone, Deserialize)]
+pub struct BotNetworkSettings {
+    pub allowed_hosts: Vec<String>,
+    pub allow_loopback: bool,
+    pub allow_private: bool,
+}
+
+impl BotNetworkSettings {
+    /// The policy connectors enforce; patterns were validated when the configuration loaded.
+    pub fn policy(
+        &self,
+    ) -> Result<panelist_bots::NetworkPolicy, panelist_bots::netpolicy::PatternError> {
+        panelist_bots::NetworkPolicy::new(
+            &self.allowed_hosts,
+            self.allow_loopback,
+            self.allow_private,
+        )
+    }
 }
 
 #[derive(Debug, Clone, Deserialize)]

@@ -207,7 +207,12 @@ pub fn badge(state: &str) -> Markup {
         "in_call" | "joining" | "waiting_room" | "leaving" | "running" | "pending" => "live",
         "done" | "posted" | "succeeded" | "applied" | "consent_granted" => "ok",
         "retrying" | "scheduled" | "retrying_later" | "consent_pending" => "warn",
-        "failed" | "unsupported_platform" | "cancelled" | "rejected" | "consent_denied" => "bad",
+        "failed"
+        | "unsupported_platform"
+        | "url_not_allowed"
+        | "cancelled"
+        | "rejected"
+        | "consent_denied" => "bad",
         _ => "",
     };
     html! { span class={"badge " (class)} { (state.replace('_', " ")) } }

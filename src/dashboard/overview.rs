@@ -195,11 +195,16 @@ pub async fn upcoming(state: &AppState) -> Markup {
                     Err(e) => {
                         html! { (badge("unsupported_platform")) " " span.small { (e.platform.name()) " is not supported yet" } }
                     }
-                    Ok(_) => match start {
-                        Some(s) => {
+                    Ok(_) => match (state.registry.check_url(&u), start) {
+                        (Err(e), _) => {
+                            html! { (badge("url_not_allowed")) " " span.small { (e) } }
+                        }
+                        (Ok(()), Some(s)) => {
                             html! { (badge("scheduled")) " " span.small { "joins " (relative(s - lead, now)) } }
                         }
-                        None => html! { (badge("failed")) " " span.small { "no start time" } },
+                        (Ok(()), None) => {
+                            html! { (badge("failed")) " " span.small { "no start time" } }
+                        }
                     },
                 },
             },

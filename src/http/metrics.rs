@@ -78,6 +78,7 @@ pub async fn metrics(state: web::Data<AppState>) -> Result<HttpResponse, ApiErro
         BotState::Done,
         BotState::Failed,
         BotState::UnsupportedPlatform,
+        BotState::UrlNotAllowed,
         BotState::Cancelled,
     ] {
         by_state.insert(s.as_str(), 0);

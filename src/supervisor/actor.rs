@@ -505,6 +505,14 @@ async fn prepare(
         store.put_bot_run(&run).await?;
         return Ok(Prepared::Skip("unsupported platform"));
     }
+    // Host patterns and IP literals are refused here, before a bot exists; names resolving somewhere
+    // refused are caught by the connector at connect time and end the same way.
+    if let Err(e) = registry.check_url(&url) {
+        tracing::warn!(interview_id = id, refused = %e, "meeting URL not allowed by bots.network");
+        run.transition(BotState::UrlNotAllowed, Some(e.to_string()), now);
+        store.put_bot_run(&run).await?;
+        return Ok(Prepared::Skip("meeting URL not allowed"));
+    }
     if !store.acquire_lease(&lease_name(id), owner, ttl).await? {
         return Ok(Prepared::Skip("another replica runs this bot"));
     }
@@ -683,6 +691,11 @@ impl Handler<BotFinished> for SupervisorActor {
                     Some("stopped before joining".into()),
                     now,
                 );
+            }
+            // Retrying cannot change what the policy says about the URL.
+            BotOutcome::UrlNotAllowed(why) => {
+                tracing::warn!(interview_id = id, refused = %why, "meeting URL not allowed by bots.network");
+                run.transition(BotState::UrlNotAllowed, Some(why), now);
             }
             BotOutcome::Failed { error, retryable } => {
                 let failures = bot.failures + 1;

@@ -11,7 +11,9 @@ use std::time::Duration;
 
 use actix::prelude::*;
 use chrono::{DateTime, Utc};
-use panelist_bots::{CallEvent, ConnectorRegistry, DisconnectReason, JoinSpec, PcmFrame};
+use panelist_bots::{
+    CallEvent, ConnectorRegistry, DisconnectReason, JoinError, JoinSpec, PcmFrame,
+};
 use tokio::sync::watch;
 use url::Url;
 
@@ -85,6 +87,8 @@ pub enum BotOutcome {
     Failed { error: String, retryable: bool },
     /// Stopped before it got into the call.
     Stopped,
+    /// The network policy refused the meeting URL (why, naming the host); never retried.
+    UrlNotAllowed(String),
 }
 
 /// Sent to the supervisor when a bot ends; `run` is its record as last persisted.
@@ -268,6 +272,9 @@ impl Call {
         };
         let mut session = match joined {
             Ok(Ok(s)) => s,
+            Ok(Err(JoinError::UrlNotAllowed(refused))) => {
+                return self.finished(BotOutcome::UrlNotAllowed(refused.to_string()), false);
+            }
             Ok(Err(e)) => {
                 let retryable = e.is_retryable();
                 return self.finished(

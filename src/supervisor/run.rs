@@ -23,6 +23,9 @@ pub enum BotState {
     Failed,
     /// The meeting URL is not served by any connector (or missing): no bot is sent.
     UnsupportedPlatform,
+    /// The network policy (`bots.network`) refuses the meeting URL, an address its host resolved to or a
+    /// redirect: the bot connects to nothing there and is not retried. The timeline says which host and why.
+    UrlNotAllowed,
     /// The interview was cancelled or deleted before or during the call.
     Cancelled,
 }
@@ -39,6 +42,7 @@ impl BotState {
             BotState::Done => "done",
             BotState::Failed => "failed",
             BotState::UnsupportedPlatform => "unsupported_platform",
+            BotState::UrlNotAllowed => "url_not_allowed",
             BotState::Cancelled => "cancelled",
         }
     }
@@ -59,7 +63,11 @@ impl BotState {
     pub fn is_final(self) -> bool {
         matches!(
             self,
-            BotState::Done | BotState::Failed | BotState::UnsupportedPlatform | BotState::Cancelled
+            BotState::Done
+                | BotState::Failed
+                | BotState::UnsupportedPlatform
+                | BotState::UrlNotAllowed
+                | BotState::Cancelled
         )
     }
 }
@@ -192,5 +200,13 @@ mod tests {
         let json = serde_json::to_string(&run).unwrap();
         assert!(json.contains("\"in_call\""));
         assert_eq!(serde_json::from_str::<BotRun>(&json).unwrap(), run);
+    }
+
+    #[test]
+    fn a_refused_url_is_a_final_state_with_its_own_name() {
+        let s = BotState::UrlNotAllowed;
+        assert_eq!(s.as_str(), "url_not_allowed");
+        assert_eq!(serde_json::to_string(&s).unwrap(), "\"url_not_allowed\"");
+        assert!(s.is_final() && !s.is_active());
     }
 }

@@ -65,6 +65,12 @@ pub fn test_settings(
         ("PANELIST__GREENHOUSE__MAX_RETRIES".into(), "2".into()),
         ("PANELIST__LOG__LEVEL".into(), "warn".into()),
     ];
+    // Test rooms listen on 127.0.0.1. A test of the network policy itself says otherwise in `extra`
+    // (layering sorts entries, so a second value for the key would not reliably win).
+    const LOOPBACK: &str = "PANELIST__BOTS__NETWORK__ALLOW_LOOPBACK";
+    if !extra.iter().any(|(k, _)| *k == LOOPBACK) {
+        env.push((LOOPBACK.into(), "true".into()));
+    }
     if backend == Backend::Redis {
         env.push(("PANELIST__STORE__REDIS_URL".into(), redis_url()));
         env.push(("PANELIST__STORE__KEY_PREFIX".into(), prefix.clone()));

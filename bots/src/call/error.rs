@@ -2,6 +2,7 @@
 
 use std::fmt;
 
+use crate::netpolicy::UrlRefused;
 use crate::platform::Platform;
 
 /// A meeting URL that no registered connector serves.
@@ -55,6 +56,10 @@ pub enum JoinError {
     /// reason carries the platform's code; `retryable` is the platform's word on whether it is transient.
     #[error("the server refused the join: {reason}")]
     Rejected { reason: String, retryable: bool },
+    /// The network policy (`bots.network`) does not let bots connect there: the meeting URL, a redirect or
+    /// an address its name resolved to. Nothing was sent to the refused address; retrying cannot help.
+    #[error("the meeting URL is not allowed: {0}")]
+    UrlNotAllowed(UrlRefused),
 }
 
 impl JoinError {
@@ -69,7 +74,8 @@ impl JoinError {
             JoinError::Rejected { retryable, .. } => *retryable,
             JoinError::UnsupportedPlatform { .. }
             | JoinError::BadAnswer(_)
-            | JoinError::WebRtc(_) => false,
+            | JoinError::WebRtc(_)
+            | JoinError::UrlNotAllowed(_) => false,
         }
     }
 
@@ -85,6 +91,7 @@ impl JoinError {
             JoinError::BadAnswer(_) => "bad_answer",
             JoinError::WebRtc(_) => "webrtc",
             JoinError::Rejected { .. } => "rejected",
+            JoinError::UrlNotAllowed(_) => "url_not_allowed",
         }
     }
 
@@ -95,6 +102,12 @@ impl JoinError {
         } else {
             JoinError::Refused { status }
         }
+    }
+}
+
+impl From<UrlRefused> for JoinError {
+    fn from(e: UrlRefused) -> Self {
+        JoinError::UrlNotAllowed(e)
     }
 }
 

@@ -6,11 +6,13 @@
 use std::sync::atomic::{AtomicU64, Ordering};
 use std::time::Duration;
 
+use reqwest::Method;
 use serde_json::{json, Value};
 use url::Url;
 
 use super::events::Jsep;
 use crate::call::{BearerToken, JoinError, JoinStage};
+use crate::netpolicy::{refusal_in, GuardedHttp, UrlRefused};
 
 /// Janus answers a long poll with a keepalive after 30 s without events; wait a little longer than that.
 const POLL_TIMEOUT: Duration = Duration::from_secs(45);
@@ -30,6 +32,9 @@ pub enum ApiError {
     Janus { code: i64, reason: String },
     #[error("unexpected reply from Janus: {0}")]
     BadReply(String),
+    /// The network policy refused the request (the API URL or a redirect); nothing was sent there.
+    #[error("not allowed: {0}")]
+    UrlNotAllowed(#[from] UrlRefused),
 }
 
 /// Core error: the session expired or the server restarted.
@@ -46,7 +51,7 @@ impl ApiError {
             ApiError::Janus { code, .. } => {
                 matches!(*code, SESSION_NOT_FOUND | NOT_ACCEPTING_SESSIONS)
             }
-            ApiError::BadReply(_) => false,
+            ApiError::BadReply(_) | ApiError::UrlNotAllowed(_) => false,
         }
     }
 
@@ -62,11 +67,14 @@ impl ApiError {
                 reason: format!("Janus {code}: {reason}"),
             },
             ApiError::BadReply(e) => JoinError::BadAnswer(e),
+            ApiError::UrlNotAllowed(e) => JoinError::UrlNotAllowed(e),
         }
     }
 
     fn from_reqwest(e: reqwest::Error) -> Self {
-        if e.is_timeout() {
+        if let Some(refused) = refusal_in(&e) {
+            ApiError::UrlNotAllowed(refused)
+        } else if e.is_timeout() {
             ApiError::Timeout
         } else {
             ApiError::Transport(e.to_string())
@@ -77,7 +85,7 @@ impl ApiError {
 /// One Janus server as seen by one call: the API root, the token and the request limit.
 #[derive(Debug, Clone)]
 pub struct JanusApi {
-    http: reqwest::Client,
+    http: GuardedHttp,
     base: Url,
     token: Option<BearerToken>,
     timeout: Duration,
@@ -93,7 +101,7 @@ pub struct HandleId(pub u64);
 
 impl JanusApi {
     pub fn new(
-        http: reqwest::Client,
+        http: GuardedHttp,
         base: Url,
         token: Option<BearerToken>,
         timeout: Duration,
@@ -182,7 +190,7 @@ impl JanusApi {
         }
         let resp = self
             .http
-            .get(url)
+            .request(Method::GET, url)?
             .timeout(POLL_TIMEOUT)
             .send()
             .await
@@ -225,7 +233,7 @@ impl JanusApi {
         }
         let resp = self
             .http
-            .post(url)
+            .request(Method::POST, url)?
             .timeout(self.timeout)
             .header(reqwest::header::CONTENT_TYPE, "application/json")
             .body(body.to_string())
@@ -285,7 +293,7 @@ mod tests {
     #[test]
     fn session_and_handle_urls_extend_the_base_path() {
         let api = JanusApi::new(
-            reqwest::Client::new(),
+            GuardedHttp::new(crate::NetworkPolicy::default(), Duration::from_secs(1)).unwrap(),
             Url::parse("http://h:8088/janus").unwrap(),
             None,
             Duration::from_secs(1),

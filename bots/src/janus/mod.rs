@@ -34,6 +34,7 @@ use tokio::sync::{mpsc, oneshot};
 
 use crate::audio::PipelineSettings;
 use crate::call::{CallConnector, CallSession, JoinError, JoinSpec};
+use crate::netpolicy::{GuardedHttp, NetworkPolicy};
 use crate::platform::Platform;
 use crate::recorder::RecorderSettings;
 use crate::rtc::NetworkSettings;
@@ -45,6 +46,8 @@ pub const VIDEOROOM: &str = "janus.plugin.videoroom";
 #[derive(Debug, Clone)]
 pub struct JanusSettings {
     pub network: NetworkSettings,
+    /// Where the Janus HTTP API may be: the URL's server and any redirect it answers with.
+    pub policy: NetworkPolicy,
     /// What other participants see for the bot (unless the URL's `display=` says otherwise).
     pub display_name: String,
     /// Limit for each HTTP request, and for each asynchronous answer (joined, offer) to arrive.
@@ -65,6 +68,7 @@ impl Default for JanusSettings {
     fn default() -> Self {
         Self {
             network: NetworkSettings::default(),
+            policy: NetworkPolicy::default(),
             display_name: "Panelist Notetaker".to_owned(),
             signalling_timeout: Duration::from_secs(10),
             gather_timeout: Duration::from_secs(5),
@@ -79,14 +83,17 @@ impl Default for JanusSettings {
 
 pub struct JanusConnector {
     settings: Arc<JanusSettings>,
-    http: reqwest::Client,
+    /// An error only if the TLS stack could not start; every join then fails with it.
+    http: Result<GuardedHttp, String>,
 }
 
 impl JanusConnector {
     pub fn new(settings: JanusSettings) -> Self {
+        let http = GuardedHttp::new(settings.policy.clone(), settings.signalling_timeout)
+            .map_err(|e| format!("cannot build the HTTP client: {e}"));
         Self {
             settings: Arc::new(settings),
-            http: reqwest::Client::new(),
+            http,
         }
     }
 }
@@ -104,9 +111,11 @@ impl CallConnector for JanusConnector {
             },
             e => JoinError::BadAnswer(e.to_string()),
         })?;
+        let http = self.http.clone().map_err(JoinError::WebRtc)?;
+        http.policy().check_request(&target.api)?;
         let s = &self.settings;
         let api = JanusApi::new(
-            self.http.clone(),
+            http,
             target.api.clone(),
             spec.bearer_token.clone(),
             s.signalling_timeout,

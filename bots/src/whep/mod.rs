@@ -28,6 +28,7 @@ use webrtc::track::track_remote::TrackRemote;
 use crate::audio::PipelineSettings;
 use crate::call::ParticipantId;
 use crate::call::{CallConnector, CallSession, JoinError, JoinSpec, JoinStage};
+use crate::netpolicy::{GuardedHttp, NetworkPolicy};
 use crate::platform::Platform;
 use crate::recorder::RecorderSettings;
 use crate::rtc::{self, NetworkSettings};
@@ -37,6 +38,8 @@ use session::{Driver, Internal, WhepControl};
 #[derive(Debug, Clone)]
 pub struct WhepSettings {
     pub network: NetworkSettings,
+    /// Where signalling may go: the endpoint, its redirects and the session URL it hands back.
+    pub policy: NetworkPolicy,
     /// Audio transceivers offered; the most participants one session can hear.
     pub max_tracks: usize,
     /// Limit for each HTTP exchange (POST offer, DELETE).
@@ -55,6 +58,7 @@ impl Default for WhepSettings {
     fn default() -> Self {
         Self {
             network: NetworkSettings::default(),
+            policy: NetworkPolicy::default(),
             max_tracks: 8,
             signalling_timeout: Duration::from_secs(10),
             gather_timeout: Duration::from_secs(5),
@@ -71,6 +75,7 @@ impl WhepSettings {
     pub fn loopback() -> Self {
         Self {
             network: NetworkSettings::loopback(),
+            policy: NetworkPolicy::loopback(),
             connect_timeout: Duration::from_secs(5),
             ..Self::default()
         }
@@ -79,14 +84,17 @@ impl WhepSettings {
 
 pub struct WhepConnector {
     settings: Arc<WhepSettings>,
-    http: reqwest::Client,
+    /// An error only if the TLS stack could not start; every join then fails with it.
+    http: Result<GuardedHttp, String>,
 }
 
 impl WhepConnector {
     pub fn new(settings: WhepSettings) -> Self {
+        let http = GuardedHttp::new(settings.policy.clone(), settings.signalling_timeout)
+            .map_err(|e| format!("cannot build the HTTP client: {e}"));
         Self {
             settings: Arc::new(settings),
-            http: reqwest::Client::new(),
+            http,
         }
     }
 }
@@ -102,10 +110,13 @@ impl CallConnector for WhepConnector {
         if platform != Platform::Whep {
             return Err(JoinError::UnsupportedPlatform { platform });
         }
+        let http = self.http.clone().map_err(JoinError::WebRtc)?;
+        // Before any local setup: a refused URL costs nothing and touches nothing.
+        http.policy().check_request(&spec.url)?;
         let pc = rtc::new_peer_connection(&self.settings.network)
             .await
             .map_err(webrtc_error)?;
-        match self.negotiate(&pc, spec).await {
+        match self.negotiate(&http, &pc, spec).await {
             Ok(session) => Ok(session),
             Err(e) => {
                 let _ = pc.close().await;
@@ -118,6 +129,7 @@ impl CallConnector for WhepConnector {
 impl WhepConnector {
     async fn negotiate(
         &self,
+        http: &GuardedHttp,
         pc: &Arc<RTCPeerConnection>,
         spec: JoinSpec,
     ) -> Result<CallSession, JoinError> {
@@ -154,7 +166,7 @@ impl WhepConnector {
             .map_err(webrtc_error)?;
 
         let resource = signal::post_offer(
-            &self.http,
+            http,
             &spec.url,
             spec.bearer_token.as_ref(),
             offer,
@@ -178,7 +190,7 @@ impl WhepConnector {
         };
         if let Err(e) = connected {
             let _ = signal::delete_session(
-                &self.http,
+                http,
                 &resource.location,
                 spec.bearer_token.as_ref(),
                 s.signalling_timeout,
@@ -193,7 +205,7 @@ impl WhepConnector {
             pc: Arc::clone(pc),
             events: events_tx,
             internal: internal_rx,
-            http: self.http.clone(),
+            http: http.clone(),
             location: resource.location,
             token: spec.bearer_token,
             recorder,

@@ -16,6 +16,7 @@ use super::{participant_of, signal, WhepSettings};
 use crate::call::{
     BearerToken, CallEvent, DisconnectReason, LeaveError, ParticipantStats, SessionControl,
 };
+use crate::netpolicy::GuardedHttp;
 use crate::recorder::CallRecorder;
 use crate::track::{self, run_track, StatsList, TrackContext, TrackStats};
 
@@ -50,7 +51,7 @@ pub struct Driver {
     pub pc: Arc<RTCPeerConnection>,
     pub events: mpsc::Sender<CallEvent>,
     pub internal: mpsc::UnboundedReceiver<Internal>,
-    pub http: reqwest::Client,
+    pub http: GuardedHttp,
     pub location: Url,
     pub token: Option<BearerToken>,
     pub recorder: Option<CallRecorder>,

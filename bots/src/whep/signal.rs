@@ -3,10 +3,11 @@
 use std::time::Duration;
 
 use reqwest::header::{AUTHORIZATION, CONTENT_TYPE, LOCATION};
-use reqwest::StatusCode;
+use reqwest::{Method, StatusCode};
 use url::Url;
 
 use crate::call::{BearerToken, JoinError, JoinStage, LeaveError};
+use crate::netpolicy::{refusal_in, GuardedHttp};
 
 const SDP: &str = "application/sdp";
 
@@ -19,14 +20,14 @@ pub struct WhepResource {
 }
 
 pub async fn post_offer(
-    http: &reqwest::Client,
+    http: &GuardedHttp,
     endpoint: &Url,
     token: Option<&BearerToken>,
     offer: String,
     timeout: Duration,
 ) -> Result<WhepResource, JoinError> {
     let mut req = http
-        .post(endpoint.clone())
+        .request(Method::POST, endpoint.clone())?
         .header(CONTENT_TYPE, SDP)
         .timeout(timeout)
         .body(offer);
@@ -59,12 +60,16 @@ pub async fn post_offer(
 }
 
 pub async fn delete_session(
-    http: &reqwest::Client,
+    http: &GuardedHttp,
     location: &Url,
     token: Option<&BearerToken>,
     timeout: Duration,
 ) -> Result<(), LeaveError> {
-    let mut req = http.delete(location.clone()).timeout(timeout);
+    // The Location came from the server: it is held to the same policy as the endpoint.
+    let mut req = http
+        .request(Method::DELETE, location.clone())
+        .map_err(|e| LeaveError::NotConfirmed(format!("session URL not allowed: {e}")))?
+        .timeout(timeout);
     if let Some(t) = token {
         req = req.header(AUTHORIZATION, format!("Bearer {}", t.expose()));
     }
@@ -82,7 +87,9 @@ pub async fn delete_session(
 }
 
 fn transport_error(e: reqwest::Error) -> JoinError {
-    if e.is_timeout() {
+    if let Some(refused) = refusal_in(&e) {
+        JoinError::UrlNotAllowed(refused)
+    } else if e.is_timeout() {
         JoinError::Timeout {
             stage: JoinStage::Signalling,
         }
