@@ -62,6 +62,9 @@ pub struct TrackContext {
     /// Ends the track when it fires (or its sender is dropped): the connector's signalling said this
     /// participant left. `None`: only RTCP BYE or the end of the RTP stream end it.
     pub stop: Option<oneshot::Receiver<()>>,
+    /// No RTP at all for this long ends the track as if the participant left: their RTCP BYE may have
+    /// been lost, and a browser in a call sends audio packets even when muted. `None`: wait forever.
+    pub idle_timeout: Option<Duration>,
 }
 
 /// Who a track belongs to, as the connector's signalling names them.
@@ -125,11 +128,14 @@ pub async fn run_track(
     // completes, so the timer branch never cancels a read half-way, and no extra task or channel hop is
     // paid per packet.
     let mut read = std::pin::pin!(track.read_rtp());
+    let mut last_packet = Instant::now();
     loop {
         let deadline = pipeline.next_deadline().map(|d| ctx.call_start + d);
+        let idle_deadline = ctx.idle_timeout.map(|t| last_packet + t);
         tokio::select! {
             r = &mut read => {
                 let Ok((packet, _)) = r else { break };
+                last_packet = Instant::now();
                 read.set(track.read_rtp());
                 let arrival = ctx.call_start.elapsed();
                 pipeline.push(
@@ -142,6 +148,10 @@ pub async fn run_track(
                 );
             }
             () = sleep_until_opt(deadline) => {}
+            () = sleep_until_opt(idle_deadline) => {
+                tracing::info!(%participant, idle_secs = ctx.idle_timeout.unwrap_or_default().as_secs(), "no audio packets for the idle timeout: the participant is treated as gone");
+                break;
+            }
             _ = &mut bye_rx => break,
             () = &mut stop => break,
         }

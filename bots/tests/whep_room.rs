@@ -438,3 +438,36 @@ fn black_hole_candidates(sdp: &str, port: u16) -> String {
         .map(|l| l + "\r\n")
         .collect()
 }
+
+/// A participant whose RTCP BYE never arrives (lost on the way) stops sending: after the idle
+/// timeout the bot treats them as gone, so the "alone" rule can end the call, instead of waiting for
+/// the much longer silence rule. The one still talking is not affected.
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn a_participant_whose_bye_is_lost_is_gone_after_the_idle_timeout() {
+    let room = TestRoom::start(RoomConfig::new(vec![
+        RoomParticipant::new("alice", "Alice", AudioSource::Pcm(tone(440.0, 8.0))),
+        RoomParticipant::new("bob", "Bob", AudioSource::Pcm(tone(660.0, 8.0)))
+            .vanishing_at(Duration::from_secs(1)),
+    ]))
+    .await
+    .unwrap();
+    let mut settings = WhepSettings::loopback();
+    settings.idle_timeout = Some(Duration::from_secs(2));
+    let mut session = WhepConnector::new(settings)
+        .join(JoinSpec::new(room.whep_url()))
+        .await
+        .unwrap();
+    let started = std::time::Instant::now();
+    let mut heard = Heard::default();
+    let bob_left = listen(&mut session, &mut heard, Duration::from_secs(6), |h| {
+        h.left.contains(&id("bob"))
+    })
+    .await;
+    assert!(bob_left, "{:?}", heard.order);
+    // Bob stopped at 1 s and is declared gone 2 s later, well before Alice's 8 s track ends.
+    let at = started.elapsed();
+    assert!(at < Duration::from_secs(6), "{at:?}");
+    assert!(!heard.left.contains(&id("alice")), "{:?}", heard.order);
+    session.leave().await.unwrap();
+    room.shutdown().await;
+}

@@ -670,6 +670,8 @@ impl Ctx {
             stats,
             pipeline: self.settings.pipeline,
             stop: Some(stop_rx),
+            // Janus's own events say who left; a quiet publisher is still there.
+            idle_timeout: None,
         };
         st.tracks.spawn(run_track(
             Arc::clone(&remote.track),

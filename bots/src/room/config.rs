@@ -52,6 +52,8 @@ pub struct RoomParticipant {
     pub loop_source: bool,
     /// Skip sending every n-th packet (sequence numbers still advance), to exercise loss concealment.
     pub drop_every: Option<u32>,
+    /// Stop sending at `leave_at` without an RTCP BYE, as when the BYE packet is lost.
+    pub vanish: bool,
 }
 
 impl RoomParticipant {
@@ -68,6 +70,7 @@ impl RoomParticipant {
             leave_at: None,
             loop_source: false,
             drop_every: None,
+            vanish: false,
         }
     }
 
@@ -78,6 +81,13 @@ impl RoomParticipant {
 
     pub fn leaving_at(mut self, at: Duration) -> Self {
         self.leave_at = Some(at);
+        self
+    }
+
+    /// Stops sending at `at` without saying goodbye (its RTCP BYE lost on the way).
+    pub fn vanishing_at(mut self, at: Duration) -> Self {
+        self.leave_at = Some(at);
+        self.vanish = true;
         self
     }
 

@@ -166,6 +166,9 @@ impl Voice {
 
     async fn say_goodbye(&mut self, pc: &RTCPeerConnection) {
         self.state = VoiceState::Gone;
+        if self.cast.spec.vanish {
+            return;
+        }
         let ssrc = self
             .sender
             .get_parameters()

@@ -52,6 +52,9 @@ pub struct WhepSettings {
     pub recorder: RecorderSettings,
     /// Events buffered for a slow consumer before track tasks wait (and the network buffers instead).
     pub event_buffer: usize,
+    /// A participant whose audio packets stop for this long is treated as gone. WHEP has no roster,
+    /// so an RTCP BYE lost on the way would otherwise keep them "present" until the silence rule.
+    pub idle_timeout: Option<Duration>,
 }
 
 impl Default for WhepSettings {
@@ -66,6 +69,7 @@ impl Default for WhepSettings {
             pipeline: PipelineSettings::default(),
             recorder: RecorderSettings::default(),
             event_buffer: 1024,
+            idle_timeout: Some(Duration::from_secs(60)),
         }
     }
 }

@@ -90,6 +90,7 @@ impl Driver {
                         stats,
                         pipeline: self.settings.pipeline,
                         stop: None,
+                        idle_timeout: self.settings.idle_timeout,
                     };
                     let owner = participant_of(&track);
                     tracks.spawn(run_track(track, receiver, owner, ctx));
