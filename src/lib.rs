@@ -5,6 +5,7 @@ pub mod auth;
 pub mod cli;
 pub mod commands;
 pub mod config;
+pub mod consent;
 pub mod dashboard;
 pub mod domain;
 pub mod fake_greenhouse;

@@ -111,6 +111,7 @@ pub async fn start(core: &Core, registry: Arc<ConnectorRegistry>) -> Pipeline {
             bots: settings.bots.clone(),
             owner: replica,
             data_dir: settings.data_dir.clone(),
+            consent: settings.consent.policy,
         },
         core.store.clone(),
         registry,

@@ -101,6 +101,15 @@ impl Refresher for FakeRefresher {
     async fn refresh_candidate(&self, candidate_id: Id) -> Result<String, String> {
         self.answer(Refresh::Candidate(candidate_id))
     }
+
+    async fn purge_candidate(
+        &self,
+        candidate_id: Id,
+        _applications: &[Id],
+        _reason: &str,
+    ) -> Result<String, String> {
+        Ok(format!("purged candidate {candidate_id}"))
+    }
 }
 
 struct NoSecret;
@@ -374,13 +383,16 @@ fn webhook_fixtures() -> Vec<String> {
     names
 }
 
-const HANDLED: [&str; 6] = [
+const HANDLED: [&str; 8] = [
     "webhook_job_created.json",
     "webhook_job_post_updated.json",
     "webhook_candidate_or_prospect_updated.json",
     "webhook_candidate_stage_change.json",
     "webhook_interview_deleted.json",
     "webhook_ping.json",
+    // Purges: tests/privacy.rs covers them against the real purger.
+    "webhook_candidate_deleted.json",
+    "webhook_candidate_anonymized.json",
 ];
 
 /// Runs a scenario once per store back end.

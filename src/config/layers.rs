@@ -130,6 +130,7 @@ const CHOICES: &[(&[&str], &[&str])] = &[
         &["poster", "visibility"],
         &["private", "admin_only", "public"],
     ),
+    (&["consent", "policy"], &["notify", "opt_out", "opt_in"]),
     (
         &["dashboard", "secure_cookies"],
         &["auto", "always", "never"],

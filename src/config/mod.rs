@@ -31,6 +31,7 @@ pub struct Settings {
     pub bots: BotSettings,
     pub dashboard: DashboardSettings,
     pub privacy: PrivacySettings,
+    pub consent: ConsentConfig,
 }
 
 #[derive(Debug, Clone, Deserialize)]
@@ -225,6 +226,11 @@ impl BotNetworkSettings {
             self.allow_private,
         )
     }
+}
+
+#[derive(Debug, Clone, Deserialize)]
+pub struct ConsentConfig {
+    pub policy: crate::consent::ConsentPolicy,
 }
 
 #[derive(Debug, Clone, Deserialize)]

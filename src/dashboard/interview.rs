@@ -91,6 +91,12 @@ pub async fn page(
             h2 #note-h { "Notes" }
             div data-live={"/live/interviews/" (id) "/note"} { (note(&state, id, &who).await) }
         }
+        @if let Some(i) = &d.interview {
+            section.panel aria-labelledby="consent-h" {
+                h2 #consent-h { "Consent" }
+                (super::consent::panel(&state, i, &who).await)
+            }
+        }
         @if who.is_admin() {
             section.panel aria-labelledby="purge-h" {
                 h2 #purge-h { "Privacy" }

@@ -3,6 +3,7 @@
 //! Settings → Integrations, Bots and Users. Assets are compiled into the binary.
 
 mod bot_settings;
+mod consent;
 mod describe;
 pub mod guard;
 mod integrations;
@@ -30,6 +31,8 @@ pub fn configure(cfg: &mut web::ServiceConfig) {
         .route("/login", web::post().to(login::submit))
         .route("/setup/{token}", web::get().to(login::setup_show))
         .route("/setup/{token}", web::post().to(login::setup_submit))
+        .route("/consent/{token}", web::get().to(consent::page))
+        .route("/consent/{token}", web::post().to(consent::submit))
         .route("/assets/app.css", web::get().to(layout::css))
         .route("/assets/app.js", web::get().to(layout::js))
         .service(
@@ -73,6 +76,7 @@ pub fn configure(cfg: &mut web::ServiceConfig) {
                     "/interviews/{id}/purge",
                     web::post().to(interview::purge_candidate),
                 )
+                .route("/interviews/{id}/consent", web::post().to(consent::record))
                 .route(
                     "/interviews/{id}/recordings/{attempt}/{file}",
                     web::get().to(interview::recording),
@@ -119,6 +123,7 @@ pub const GUARDED_POSTS: &[&str] = &[
     "/interviews/1/bot/start",
     "/interviews/1/bot/stop",
     "/interviews/1/purge",
+    "/interviews/1/consent",
     "/settings/integrations",
     "/settings/integrations/verify",
     "/settings/integrations/sync",

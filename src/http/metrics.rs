@@ -79,6 +79,8 @@ pub async fn metrics(state: web::Data<AppState>) -> Result<HttpResponse, ApiErro
         BotState::Failed,
         BotState::UnsupportedPlatform,
         BotState::UrlNotAllowed,
+        BotState::ConsentPending,
+        BotState::ConsentDenied,
         BotState::Cancelled,
     ] {
         by_state.insert(s.as_str(), 0);

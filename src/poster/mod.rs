@@ -160,8 +160,24 @@ impl Poster {
         if !body.starts_with(&expected) {
             return Err(PosterError::MissingMarker { expected });
         }
+        if self.declined(candidate_id).await? {
+            tracing::info!(
+                interview_id,
+                "the candidate declined recording: the note is discarded"
+            );
+            return Ok(false);
+        }
         let note = OutboxNote::new(interview_id, candidate_id, body, visibility, now);
         Ok(self.store.enqueue_note(&note).await?)
+    }
+
+    /// The candidate said no: nothing from their interview may reach Greenhouse, even a note
+    /// written from what was heard before they declined.
+    async fn declined(&self, candidate_id: Id) -> Result<bool, PosterError> {
+        Ok(crate::consent::Consents::new(self.store.clone())
+            .get(candidate_id)
+            .await?
+            .is_some_and(|r| r.decision == crate::consent::ConsentDecision::Declined))
     }
 
     /// When the next pending note is due, if any (for the actor's timer).
@@ -211,6 +227,14 @@ impl Poster {
             return Ok(None);
         };
         if !note.is_due(now) {
+            return Ok(None);
+        }
+        if self.declined(note.candidate_id).await? {
+            tracing::info!(
+                interview_id,
+                "the candidate declined recording: the queued note is discarded"
+            );
+            self.store.delete_outbox_note(interview_id).await?;
             return Ok(None);
         }
         let (client, user_id) = match self.access.resolve().await {

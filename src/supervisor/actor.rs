@@ -45,6 +45,8 @@ pub struct SupervisorSettings {
     pub bots: BotSettings,
     pub owner: String,
     pub data_dir: std::path::PathBuf,
+    /// The configured consent policy (the dashboard's saved one wins).
+    pub consent: crate::consent::ConsentPolicy,
 }
 
 /// A running bot.
@@ -272,7 +274,8 @@ impl SupervisorActor {
         let owner = self.settings.owner.clone();
         let ttl = self.lease_ttl();
         let registry = self.registry.clone();
-        let fut = async move { prepare(&store, &registry, &owner, ttl, id).await };
+        let consent = self.settings.consent;
+        let fut = async move { prepare(&store, &registry, &owner, ttl, id, consent).await };
         ctx.spawn(fut.into_actor(self).map(move |prepared, act, ctx| match prepared {
             Ok(Prepared::Start(start)) => {
                 let (spec, run) = *start;
@@ -466,6 +469,7 @@ async fn prepare(
     owner: &str,
     ttl: Duration,
     id: Id,
+    consent: crate::consent::ConsentPolicy,
 ) -> Result<Prepared, crate::store::StoreError> {
     let Some(interview) = store.get::<Interview>(id).await? else {
         return Ok(Prepared::Skip("the interview is gone"));
@@ -512,6 +516,31 @@ async fn prepare(
         run.transition(BotState::UrlNotAllowed, Some(e.to_string()), now);
         store.put_bot_run(&run).await?;
         return Ok(Prepared::Skip("meeting URL not allowed"));
+    }
+    // Consent is a state of the bot: no bot joins a call its policy forbids.
+    match crate::consent::decide(store, consent, &interview).await? {
+        crate::consent::Decision::Record(why) => {
+            if matches!(
+                run.state,
+                BotState::ConsentPending | BotState::ConsentDenied
+            ) {
+                run.transition(BotState::Scheduled, Some(why), now);
+            }
+        }
+        crate::consent::Decision::Pending(why) => {
+            if run.state != BotState::ConsentPending {
+                run.transition(BotState::ConsentPending, Some(why), now);
+                store.put_bot_run(&run).await?;
+            }
+            return Ok(Prepared::Skip("waiting for consent"));
+        }
+        crate::consent::Decision::Denied(why) => {
+            if run.state != BotState::ConsentDenied {
+                run.transition(BotState::ConsentDenied, Some(why), now);
+                store.put_bot_run(&run).await?;
+            }
+            return Ok(Prepared::Skip("consent declined"));
+        }
     }
     if !store.acquire_lease(&lease_name(id), owner, ttl).await? {
         return Ok(Prepared::Skip("another replica runs this bot"));

@@ -26,6 +26,10 @@ pub enum BotState {
     /// The network policy (`bots.network`) refuses the meeting URL, an address its host resolved to or a
     /// redirect: the bot connects to nothing there and is not retried. The timeline says which host and why.
     UrlNotAllowed,
+    /// Policy `opt_in` and no consent yet: re-checked at every rescan.
+    ConsentPending,
+    /// The candidate declined: no bot, unless they change their answer.
+    ConsentDenied,
     /// The interview was cancelled or deleted before or during the call.
     Cancelled,
 }
@@ -43,6 +47,8 @@ impl BotState {
             BotState::Failed => "failed",
             BotState::UnsupportedPlatform => "unsupported_platform",
             BotState::UrlNotAllowed => "url_not_allowed",
+            BotState::ConsentPending => "consent_pending",
+            BotState::ConsentDenied => "consent_denied",
             BotState::Cancelled => "cancelled",
         }
     }

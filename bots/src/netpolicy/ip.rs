@@ -70,11 +70,13 @@ fn classify_v4(ip: Ipv4Addr) -> IpClass {
         (100, b, _) if (64..128).contains(&b) => IpClass::Private,
         (169, 254, _) => IpClass::LinkLocal,
         // 0/8 "this network" (0.0.0.0 reaches the local host on Linux), 192.0.0/24 protocol assignments,
-        // documentation ranges, 198.18/15 benchmarking, 224/4 multicast, 240/4 reserved and broadcast.
+        // documentation ranges, 224/4 multicast, 240/4 reserved and broadcast.
         (0, _, _) | (192, 0, 0) | (192, 0, 2) | (198, 51, 100) | (203, 0, 113) | (192, 88, 99) => {
             IpClass::Special
         }
-        (198, b, _) if b == 18 || b == 19 => IpClass::Special,
+        // 198.18/15 (RFC 2544) is for test networks, like a lab's private range: private, not
+        // refused outright, so a media server on a lab network can be allowed with allow_private.
+        (198, b, _) if b == 18 || b == 19 => IpClass::Private,
         (a, _, _) if a >= 224 => IpClass::Special,
         _ => IpClass::Public,
     }
@@ -133,7 +135,7 @@ mod tests {
             ("224.0.0.1", IpClass::Special),
             ("255.255.255.255", IpClass::Special),
             ("192.0.2.7", IpClass::Special),
-            ("198.18.0.1", IpClass::Special),
+            ("198.18.0.1", IpClass::Private),
         ] {
             assert_eq!(class(ip), want, "{ip}");
         }
