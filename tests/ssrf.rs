@@ -213,8 +213,8 @@ async fn a_redirect_to_a_disallowed_host_is_not_followed() {
     );
     // Not an allowed host either; were it one, its range would refuse it (the test above).
     assert_refused(&final_run(&app, 9_202).await, &["169.254.169.254"]);
-    // The allowed first hop was asked (more than once if a slow first try timed out and was
-    // retried, as on a loaded machine); the disallowed target never.
+    // The allowed first hop was asked; the disallowed target never. (Not asserted to be exactly
+    // once: on a loaded machine an HTTP client may legitimately retry a request it saw fail early.)
     assert!(
         to_name.connections() >= 1,
         "the allowed first hop was not asked"

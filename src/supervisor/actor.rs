@@ -74,6 +74,9 @@ pub struct SupervisorActor {
     draining: bool,
     /// Answered when the last bot is gone during a drain.
     drained: Vec<tokio::sync::oneshot::Sender<()>>,
+    /// Bots that ended whose final record is still being written: until it is, a rescan must not
+    /// mistake the interview for one without a bot and send another.
+    finishing: std::collections::HashSet<Id>,
 }
 
 /// Leave rules from the configuration.
@@ -118,6 +121,7 @@ impl SupervisorActor {
             generation: 0,
             draining: false,
             drained: Vec::new(),
+            finishing: std::collections::HashSet::new(),
         }
     }
 
@@ -199,7 +203,10 @@ impl SupervisorActor {
             self.cancel(id, &why, ctx);
             return;
         }
-        if self.running.contains_key(&id) || self.backoff.contains_key(&id) {
+        if self.running.contains_key(&id)
+            || self.backoff.contains_key(&id)
+            || self.finishing.contains(&id)
+        {
             return;
         }
         let Some(start) = interview.starts_at() else {
@@ -267,7 +274,7 @@ impl SupervisorActor {
     /// Claims the lease and starts the bot, unless the interview is done, gone, or another
     /// replica has it.
     fn try_start(&mut self, id: Id, failures: u32, ctx: &mut Context<Self>) {
-        if self.draining || self.running.contains_key(&id) {
+        if self.draining || self.running.contains_key(&id) || self.finishing.contains(&id) {
             return;
         }
         let store = self.store.clone();
@@ -779,6 +786,7 @@ impl Handler<BotFinished> for SupervisorActor {
         let call_ended = self.call_ended.clone();
         let draining = self.draining;
         let last = draining && self.running.is_empty();
+        self.finishing.insert(id);
         let fut = async move {
             if let Err(e) = store.put_bot_run(&run).await {
                 tracing::warn!(interview_id = id, error = %e, "cannot persist the bot's state");
@@ -805,6 +813,7 @@ impl Handler<BotFinished> for SupervisorActor {
             }
         };
         ctx.spawn(fut.into_actor(self).map(move |_, act, _| {
+            act.finishing.remove(&id);
             if last && act.running.is_empty() {
                 for tx in act.drained.drain(..) {
                     let _ = tx.send(());
