@@ -5,7 +5,7 @@ use std::collections::BTreeMap;
 use serde::{Deserialize, Serialize};
 
 use super::records::{ConsentDecision, Consents};
-use crate::domain::{Application, Id, Interview};
+use crate::domain::{Id, Interview};
 use crate::store::{DynStore, StoreError, StoreExt};
 
 #[derive(Debug, Clone, Copy, PartialEq, Eq, Default, Serialize, Deserialize)]
@@ -94,10 +94,7 @@ pub async fn decide(
     configured: ConsentPolicy,
     interview: &Interview,
 ) -> Result<Decision, StoreError> {
-    let application = match interview.application_id {
-        Some(a) => store.get::<Application>(a).await?,
-        None => None,
-    };
+    let application = store.application_of(interview).await?;
     let job = application
         .as_ref()
         .and_then(|a| a.jobs.first())

@@ -11,7 +11,7 @@ use serde::Deserialize;
 use super::guard::{admin_only, Principal};
 use super::layout::{badge, html_response, when};
 use crate::consent::{ConsentDecision, ConsentLinks, ConsentRecord, ConsentSettings, Consents};
-use crate::domain::{Application, Id, Interview};
+use crate::domain::{Id, Interview};
 use crate::http::AppState;
 use crate::store::StoreExt;
 
@@ -118,7 +118,8 @@ async fn apply(
         .map_err(|e| e.to_string())?;
     tracing::info!(decision = ?decision, how, "consent recorded");
     if decision == ConsentDecision::Declined {
-        crate::privacy::Purger::new(state.store.clone(), state.settings.data_dir.clone())
+        state
+            .purger()
             .purge_candidate(candidate, &[], "consent_declined")
             .await
             .map_err(|e| e.to_string())?;
@@ -158,10 +159,7 @@ pub async fn submit(
 
 /// The interview page's consent panel.
 pub async fn panel(state: &AppState, interview: &Interview, who: &Principal) -> Markup {
-    let application = match interview.application_id {
-        Some(a) => state.store.get::<Application>(a).await.ok().flatten(),
-        None => None,
-    };
+    let application = state.store.application_of(interview).await.ok().flatten();
     let Some(candidate) = application.as_ref().and_then(|a| a.candidate_id) else {
         return html! { p.empty { "The candidate is not known, so no consent can be asked." } };
     };
@@ -234,19 +232,11 @@ pub async fn record(
     let Some(decision) = parse(&form.decision) else {
         return HttpResponse::BadRequest().body("Choose granted or declined.");
     };
-    let candidate = match state.store.get::<Interview>(id).await {
-        Ok(Some(i)) => match i.application_id {
-            Some(a) => state
-                .store
-                .get::<Application>(a)
-                .await
-                .ok()
-                .flatten()
-                .and_then(|a| a.candidate_id),
-            None => None,
-        },
-        _ => None,
-    };
+    let candidate = super::describe::candidate_of(&state.store, id)
+        .await
+        .ok()
+        .flatten()
+        .map(|(_, c)| c);
     let Some(candidate) = candidate else {
         return HttpResponse::NotFound().body("This interview's candidate is not known.");
     };

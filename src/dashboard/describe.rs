@@ -1,7 +1,7 @@
 //! What the dashboard says about an interview: its kit name, the candidate, the job and the
 //! interviewers, read from the synced Greenhouse records.
 
-use crate::domain::{Application, Candidate, Id, Interview};
+use crate::domain::{Candidate, Id, Interview};
 use crate::store::{DynStore, StoreError, StoreExt};
 
 #[derive(Debug, Clone, Default)]
@@ -32,10 +32,7 @@ pub async fn describe_interview(
         .as_ref()
         .and_then(|k| k.name.clone())
         .unwrap_or_else(|| format!("Interview {}", interview.id));
-    let application = match interview.application_id {
-        Some(a) => store.get::<Application>(a).await?,
-        None => None,
-    };
+    let application = store.application_of(&interview).await?;
     let job = application
         .as_ref()
         .and_then(|a| a.jobs.first())
@@ -57,4 +54,18 @@ pub async fn describe_interview(
         candidate: candidate.filter(|c| !c.is_empty()),
         job,
     })
+}
+
+/// The application and candidate ids of an interview, when the synced records name them.
+pub async fn candidate_of(
+    store: &DynStore,
+    interview_id: Id,
+) -> Result<Option<(Id, Id)>, StoreError> {
+    let Some(interview) = store.get::<Interview>(interview_id).await? else {
+        return Ok(None);
+    };
+    Ok(store
+        .application_of(&interview)
+        .await?
+        .and_then(|a| a.candidate_id.map(|c| (a.id, c))))
 }

@@ -6,7 +6,6 @@ use std::path::{Path, PathBuf};
 
 use actix_web::http::header;
 use actix_web::{web, HttpRequest, HttpResponse};
-use chrono::Utc;
 use maud::{html, Markup};
 use panelist_bots::recorder::{CallManifest, MANIFEST_FILE};
 
@@ -17,8 +16,7 @@ use super::overview::MsgQuery;
 use super::snake;
 use crate::domain::Id;
 use crate::http::AppState;
-use crate::poster::{NoteQueued, OutboxStatus};
-use crate::store::StoreExt;
+use crate::poster::{OutboxStatus, RequeueNote};
 use crate::transcribe::TranscriptSegment;
 
 pub async fn page(
@@ -32,8 +30,7 @@ pub async fn page(
         Ok(d) => d,
         Err(e) => {
             tracing::error!(error = %e, "cannot read the interview");
-            return HttpResponse::ServiceUnavailable()
-                .body("The store is unavailable; try again shortly.");
+            return store_unavailable();
         }
     };
     let run = state.store.get_bot_run(id).await.ok().flatten();
@@ -264,31 +261,27 @@ pub async fn retry_post(
         return res;
     }
     let id = id.into_inner();
-    let mut note = match state.store.get_outbox_note(id).await {
-        Ok(Some(n)) => n,
-        Ok(None) => return HttpResponse::NotFound().body("This interview has no note."),
-        Err(e) => {
-            tracing::error!(error = %e, "cannot read the note");
-            return HttpResponse::ServiceUnavailable()
-                .body("The store is unavailable; try again shortly.");
+    match state.poster.send(RequeueNote { interview_id: id }).await {
+        Ok(Ok(true)) => {
+            tracing::info!(user = %who.name(), interview_id = id, "note post retried from the dashboard");
+            redirect(id, "retrying")
         }
-    };
-    if note.status != OutboxStatus::Failed {
-        return redirect(id, "retrying");
+        Ok(Ok(false)) => redirect(id, "nothing_to_retry"),
+        Ok(Err(e)) => {
+            tracing::error!(error = %e, "cannot re-queue the note");
+            store_unavailable()
+        }
+        Err(e) => {
+            tracing::error!(error = %e, "the poster is not running");
+            store_unavailable()
+        }
     }
-    let now = Utc::now();
-    note.status = OutboxStatus::Pending;
-    note.attempts = 0;
-    note.next_attempt_at = now;
-    note.updated_at = now;
-    if let Err(e) = state.store.put_outbox_note(&note).await {
-        tracing::error!(error = %e, "cannot re-queue the note");
-        return HttpResponse::ServiceUnavailable()
-            .body("The store is unavailable; try again shortly.");
-    }
-    tracing::info!(user = %who.name(), interview_id = id, "note post retried from the dashboard");
-    state.poster.do_send(NoteQueued { interview_id: id });
-    redirect(id, "retrying")
+}
+
+fn store_unavailable() -> HttpResponse {
+    HttpResponse::ServiceUnavailable()
+        .content_type("text/plain; charset=utf-8")
+        .body("The store is unavailable; try again shortly.")
 }
 
 /// Admin action: remove everything about this interview's candidate (all their interviews), as a
@@ -302,31 +295,20 @@ pub async fn purge_candidate(
         return res;
     }
     let id = id.into_inner();
-    let interview = match state.store.get::<crate::domain::Interview>(id).await {
-        Ok(i) => i,
+    let (app_id, candidate_id) = match super::describe::candidate_of(&state.store, id).await {
+        Ok(Some(ids)) => ids,
+        Ok(None) => {
+            return HttpResponse::NotFound()
+                .content_type("text/plain; charset=utf-8")
+                .body("This interview's candidate is not known here; nothing to purge.")
+        }
         Err(e) => {
             tracing::error!(error = %e, "cannot read the interview");
-            return HttpResponse::ServiceUnavailable()
-                .body("The store is unavailable; try again shortly.");
+            return store_unavailable();
         }
     };
-    let application = match interview.and_then(|i| i.application_id) {
-        Some(a) => state
-            .store
-            .get::<crate::domain::Application>(a)
-            .await
-            .ok()
-            .flatten(),
-        None => None,
-    };
-    let Some((app_id, candidate_id)) = application.and_then(|a| a.candidate_id.map(|c| (a.id, c)))
-    else {
-        return HttpResponse::NotFound()
-            .content_type("text/plain; charset=utf-8")
-            .body("This interview's candidate is not known here; nothing to purge.");
-    };
-    let purger = crate::privacy::Purger::new(state.store.clone(), state.settings.data_dir.clone());
-    match purger
+    match state
+        .purger()
         .purge_candidate(candidate_id, &[app_id], "admin")
         .await
     {

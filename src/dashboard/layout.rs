@@ -135,6 +135,7 @@ pub fn flash(code: Option<&str>) -> Markup {
         "sync_started" => ("Sync started.", false),
         "sync_running" => ("A sync is already running.", false),
         "retrying" => ("The note will be posted again.", false),
+        "nothing_to_retry" => ("There is no failed note to retry.", false),
         "user_added" => ("User added.", false),
         "user_removed" => ("User removed.", false),
         "bot_stopped" => ("The bot was told to leave.", false),

@@ -37,6 +37,13 @@ pub struct AppState {
 
 /// Health, metrics and the JSON API. The dashboard's pages are mounted by `crate::dashboard`,
 /// last, because its guarded scope catches every path not matched before it.
+impl AppState {
+    /// Deletes a candidate's data from the store and this replica's data directory.
+    pub fn purger(&self) -> crate::privacy::Purger {
+        crate::privacy::Purger::new(self.store.clone(), self.settings.data_dir.clone())
+    }
+}
+
 pub fn configure(cfg: &mut web::ServiceConfig) {
     use crate::dashboard::guard;
     use actix_web::middleware::from_fn;

@@ -31,6 +31,14 @@ pub struct EnqueueNote {
     pub visibility: Visibility,
 }
 
+/// Put a failed note back in the queue and try it now (the dashboard's retry). `Ok(false)`: there
+/// is no failed note for the interview.
+#[derive(Debug, Clone, Copy, Message)]
+#[rtype(result = "Result<bool, PosterError>")]
+pub struct RequeueNote {
+    pub interview_id: Id,
+}
+
 #[derive(Debug, Clone, Copy, Message)]
 #[rtype(result = "PosterStats")]
 pub struct GetPosterStats;
@@ -175,6 +183,24 @@ impl Handler<EnqueueNote> for GreenhousePosterActor {
                 }
                 result
             }),
+        )
+    }
+}
+
+impl Handler<RequeueNote> for GreenhousePosterActor {
+    type Result = ResponseActFuture<Self, Result<bool, PosterError>>;
+
+    fn handle(&mut self, msg: RequeueNote, _ctx: &mut Self::Context) -> Self::Result {
+        let poster = self.poster.clone();
+        Box::pin(
+            async move { poster.requeue(msg.interview_id, Utc::now()).await }
+                .into_actor(self)
+                .map(|result, act, ctx| {
+                    if matches!(result, Ok(true)) {
+                        act.drain(ctx);
+                    }
+                    result
+                }),
         )
     }
 }

@@ -18,7 +18,9 @@ use std::time::Duration;
 use chrono::{DateTime, Utc};
 use rand::Rng;
 
-pub use actor::{EnqueueNote, GetPosterStats, GreenhousePosterActor, NoteQueued, PosterStats};
+pub use actor::{
+    EnqueueNote, GetPosterStats, GreenhousePosterActor, NoteQueued, PosterStats, RequeueNote,
+};
 pub use outbox::{after_error, backoff, Decision, OutboxNote, OutboxStatus, RetryPolicy};
 
 use crate::config::PosterSettings;

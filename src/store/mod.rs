@@ -153,6 +153,11 @@ pub trait Store: Send + Sync + 'static {
 pub trait StoreExt {
     async fn put<T: Entity>(&self, items: &[T]) -> StoreResult<()>;
     async fn get<T: Entity>(&self, id: Id) -> StoreResult<Option<T>>;
+    /// The synced application an interview belongs to (it names the candidate and the job).
+    async fn application_of(
+        &self,
+        interview: &Interview,
+    ) -> StoreResult<Option<crate::domain::Application>>;
 }
 
 #[async_trait]
@@ -169,6 +174,16 @@ impl<S: Store + ?Sized> StoreExt for S {
     async fn get<T: Entity>(&self, id: Id) -> StoreResult<Option<T>> {
         match self.get_raw(T::KIND, id).await? {
             Some(bytes) => Ok(Some(serde_json::from_slice(&bytes)?)),
+            None => Ok(None),
+        }
+    }
+
+    async fn application_of(
+        &self,
+        interview: &Interview,
+    ) -> StoreResult<Option<crate::domain::Application>> {
+        match interview.application_id {
+            Some(a) => self.get(a).await,
             None => Ok(None),
         }
     }
