@@ -37,7 +37,10 @@ pub fn connectors(settings: &Settings) -> anyhow::Result<ConnectorRegistry> {
         .network
         .policy()
         .map_err(|e| anyhow::anyhow!("bots.network.allowed_hosts: {e}"))?;
-    Ok(ConnectorRegistry::standard_with(policy))
+    Ok(ConnectorRegistry::standard_limited(
+        policy,
+        settings.bots.max_participants,
+    ))
 }
 
 /// Starts the poster, and, when bots are on and transcription can run, the transcriber, the

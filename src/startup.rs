@@ -134,11 +134,13 @@ impl Application {
             applier,
             settings.webhooks.max_apply_attempts,
         )
+        .with_rescan(Duration::from_secs(settings.webhooks.rescan_secs))
         .start();
         let webhook_state = web::Data::new(WebhookState {
             store: core.store.clone(),
             secret: Arc::new(core.integration.clone()),
             actor: webhook_actor,
+            deferred: Default::default(),
             settings: settings.webhooks.clone(),
         });
         crate::privacy::RetentionActor::new(
@@ -175,6 +177,7 @@ impl Application {
             registry,
             bots_off: pipeline.bots_off.clone(),
             notes_off: pipeline.notes_off.clone(),
+            limits: crate::http::limits::RequestLimits::new(settings.server.limits.clone()),
         };
         announce_setup_link(&state).await;
 
@@ -188,14 +191,24 @@ impl Application {
         let port = listener.local_addr()?.port();
         let grace = Duration::from_secs(settings.server.shutdown_grace_secs);
         let app_state = web::Data::new(state.clone());
+        let limits = web::Data::new(state.limits.clone());
         let server = HttpServer::new(move || {
             App::new()
+                .wrap(actix_web::middleware::from_fn(
+                    crate::http::limits::headers_within,
+                ))
                 .app_data(app_state.clone())
                 .app_data(webhook_state.clone())
+                .app_data(limits.clone())
+                .configure(|cfg| limits.extractor_configs(cfg))
                 .configure(crate::http::configure)
                 .configure(crate::webhooks::configure)
                 .configure(crate::dashboard::configure)
         })
+        .client_request_timeout(Duration::from_millis(
+            settings.server.request_head_timeout_ms,
+        ))
+        .max_connections(settings.server.max_connections)
         .listen(listener)?
         // Signals are handled in `run_until_stopped`, so every part drains under one grace period.
         .disable_signals()

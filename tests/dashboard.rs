@@ -349,6 +349,36 @@ async fn the_sixth_wrong_password_within_a_minute_is_refused() {
 }
 
 #[actix_web::test]
+async fn parallel_guesses_do_not_slip_past_the_throttle() {
+    let app = spawn_app(Backend::Embedded).await;
+    add_user(&app, "ana@acme.example", Role::Admin).await;
+    let http = client();
+    let guesses = (0..20).map(|i| {
+        http.post(format!("{}/login", app.address))
+            .form(&[
+                ("email", "ana@acme.example".to_string()),
+                ("password", format!("guess number {i}")),
+            ])
+            .send()
+    });
+    let statuses: Vec<StatusCode> = futures::future::join_all(guesses)
+        .await
+        .into_iter()
+        .map(|r| r.unwrap().status())
+        .collect();
+    let checked = statuses
+        .iter()
+        .filter(|s| **s == StatusCode::UNAUTHORIZED)
+        .count();
+    let refused = statuses
+        .iter()
+        .filter(|s| **s == StatusCode::TOO_MANY_REQUESTS)
+        .count();
+    assert_eq!((checked, refused), (5, 15), "{statuses:?}");
+    app.shutdown().await;
+}
+
+#[actix_web::test]
 async fn viewers_see_but_cannot_change_or_reveal() {
     let app = spawn_app(Backend::Embedded).await;
     add_user(&app, "vic@acme.example", Role::Viewer).await;

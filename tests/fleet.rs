@@ -9,13 +9,12 @@
 
 mod common;
 mod notes_support;
+mod serve_support;
 
 use std::collections::HashMap;
 use std::process::{Child, Command, Stdio};
-use std::sync::Arc;
 use std::time::Duration;
 
-use actix_web::{web, App, HttpResponse, HttpServer};
 use chrono::Utc;
 use common::{eventually, redis_url};
 use notes_support::{echo_candidate_model, FakeChat};
@@ -29,53 +28,13 @@ use panelist::supervisor::BotState;
 use panelist_bots::room::{AudioSource, RoomConfig, RoomParticipant, TestRoom};
 use secrecy::SecretString;
 use serde_json::json;
+use serve_support::{bursts, fake_transcriber};
 
 const INTERVIEWS: i64 = 20;
 const REPLICAS: usize = 3;
 const CALL_SECS: usize = 40;
 /// 32 zero bytes, base64: every replica must read the secrets the others saved.
 const KEY: &str = "AAAAAAAAAAAAAAAAAAAAAAAAAAAAAAAAAAAAAAAAAAA=";
-
-/// Speech-like bursts at 48 kHz: 1.5 s of a warbling tone, 1 s of silence.
-fn bursts(freq: f32) -> Arc<Vec<i16>> {
-    let mut out = Vec::new();
-    for _ in 0..(CALL_SECS * 10 / 25) {
-        for i in 0..72_000 {
-            let t = i as f32 / 48_000.0;
-            let f = freq * (1.0 + 0.05 * (t * 6.0).sin());
-            out.push(((t * f * std::f32::consts::TAU).sin() * 8_000.0) as i16);
-        }
-        out.extend(std::iter::repeat_n(0, 48_000));
-    }
-    Arc::new(out)
-}
-
-/// A transcription server that answers every chunk at once with one segment.
-fn fake_transcriber() -> String {
-    let listener = std::net::TcpListener::bind("127.0.0.1:0").unwrap();
-    let port = listener.local_addr().unwrap().port();
-    let server = HttpServer::new(|| {
-        App::new()
-            .app_data(web::PayloadConfig::new(32 << 20))
-            .route(
-                "/v1/audio/transcriptions",
-                web::post().to(|| async {
-                    HttpResponse::Ok().content_type("application/json").body(
-                        json!({"text": "We built the payment service.", "segments": [
-                            {"id": 0, "start": 0.0, "end": 1.2, "text": " We built the payment service."}
-                        ]})
-                        .to_string(),
-                    )
-                }),
-            )
-    })
-    .workers(2)
-    .listen(listener)
-    .unwrap()
-    .run();
-    actix_web::rt::spawn(server);
-    format!("http://127.0.0.1:{port}")
-}
 
 struct Replica {
     name: String,
@@ -110,8 +69,16 @@ async fn three_replicas_send_one_bot_per_interview_and_survive_a_kill() {
     chat.set_fallback(echo_candidate_model);
     let transcriber = fake_transcriber();
     let room = TestRoom::start(RoomConfig::new(vec![
-        RoomParticipant::new("sarah", "Sarah Lindqvist", AudioSource::Pcm(bursts(220.0))),
-        RoomParticipant::new("cand", "Candidate", AudioSource::Pcm(bursts(330.0))),
+        RoomParticipant::new(
+            "sarah",
+            "Sarah Lindqvist",
+            AudioSource::Pcm(bursts(220.0, CALL_SECS)),
+        ),
+        RoomParticipant::new(
+            "cand",
+            "Candidate",
+            AudioSource::Pcm(bursts(330.0, CALL_SECS)),
+        ),
     ]))
     .await
     .unwrap();

@@ -135,6 +135,8 @@ struct Options {
     secret: Arc<dyn WebhookSecretSource>,
     /// Wraps the store the handler sees, to inject failures.
     wrap_handler_store: Option<fn(DynStore) -> DynStore>,
+    /// How often the actor rescans the log for unfinished events (`None`: only at start).
+    rescan: Option<Duration>,
 }
 
 impl Default for Options {
@@ -144,6 +146,7 @@ impl Default for Options {
             max_attempts: 5,
             secret: Arc::new(StaticSecret::new(SECRET)),
             wrap_handler_store: None,
+            rescan: None,
         }
     }
 }
@@ -187,9 +190,12 @@ fn spawn_app_on(
     options: Options,
 ) -> TestApp {
     let refresher = Arc::new(options.refresher);
-    let actor = WebhookActor::new(store.clone(), refresher.clone(), options.max_attempts)
-        .with_retry_base(Duration::from_millis(10))
-        .start();
+    let mut actor = WebhookActor::new(store.clone(), refresher.clone(), options.max_attempts)
+        .with_retry_base(Duration::from_millis(10));
+    if let Some(every) = options.rescan {
+        actor = actor.with_rescan(every);
+    }
+    let actor = actor.start();
     let handler_store = match options.wrap_handler_store {
         Some(wrap) => wrap(store.clone()),
         None => store.clone(),
@@ -198,10 +204,12 @@ fn spawn_app_on(
         store: handler_store,
         secret: options.secret,
         actor,
+        deferred: Default::default(),
         settings: WebhookSettings {
             body_limit_bytes: BODY_LIMIT,
             dedup_ttl_secs: 3600,
             max_apply_attempts: options.max_attempts,
+            rescan_secs: 60,
         },
     };
     let listener = TcpListener::bind("127.0.0.1:0").unwrap();
@@ -421,6 +429,7 @@ on_both_stores!(
     refresher_failing_twice_then_succeeding_ends_applied,
     refresher_always_failing_ends_failed,
     unfinished_events_are_resumed_on_start,
+    events_left_in_the_log_are_applied_by_the_rescan,
 );
 
 // ---------------------------------------------------------------- scenarios on both stores
@@ -762,6 +771,31 @@ async fn unfinished_events_are_resumed_on_start(backend: Backend) {
     app.shutdown().await;
 }
 
+async fn events_left_in_the_log_are_applied_by_the_rescan(backend: Backend) {
+    // Running, with a rescan every second: an event that is in the log but never reached the
+    // actor (its mailbox was full, or its store writes failed past the retry limit) is applied
+    // without waiting for a restart.
+    let app = spawn_app(
+        backend,
+        Options {
+            rescan: Some(Duration::from_secs(1)),
+            ..Options::default()
+        },
+    )
+    .await;
+    let event = pending_event(
+        "left-in-log",
+        &fixture("webhook_job_created.json"),
+        Utc::now() - chrono::Duration::minutes(1),
+    );
+    app.store.put_webhook_event(&event).await.unwrap();
+    let event = app.finished_event("left-in-log").await;
+    assert_eq!(event.status, WebhookEventStatus::Applied);
+    assert_eq!(event.attempts, 1, "applied once: {event:?}");
+    assert!(app.store.get::<Job>(371417).await.unwrap().is_some());
+    app.shutdown().await;
+}
+
 // ---------------------------------------------------------------- handler edge cases (embedded)
 
 #[actix_web::test]
@@ -776,6 +810,24 @@ async fn unicode_escaped_body_is_verified_on_the_raw_bytes() {
     assert_eq!(event.body, body, "the log keeps the body byte for byte");
     let candidate: Candidate = app.store.get(1).await.unwrap().unwrap();
     assert_eq!(candidate.first_name.as_deref(), Some("José"));
+    app.shutdown().await;
+}
+
+#[actix_web::test]
+async fn a_signed_body_replayed_without_an_event_id_is_a_duplicate() {
+    let app = spawn_app(Backend::Embedded, Options::default()).await;
+    let body = fixture("webhook_job_created.json");
+    let signature = sign(SECRET.as_bytes(), body.as_bytes());
+    let first = app.post(body.clone(), Some(&signature), None).await;
+    assert_eq!(first.status(), 200);
+    let first: Value = first.json().await.unwrap();
+    assert_eq!(first["status"], "accepted", "{first}");
+    let replay = app.post(body.clone(), Some(&signature), None).await;
+    assert_eq!(replay.status(), 200);
+    let replay: Value = replay.json().await.unwrap();
+    assert_eq!(replay["status"], "duplicate", "{replay}");
+    assert_eq!(replay["event_id"], first["event_id"]);
+    assert_eq!(app.store.recent_webhook_events(10).await.unwrap().len(), 1);
     app.shutdown().await;
 }
 
@@ -885,8 +937,8 @@ async fn unsigned_ping_is_accepted_but_nothing_else_is() {
     let answer: Value = response.json().await.unwrap();
     let event_id = answer["event_id"].as_str().unwrap().to_string();
     assert!(
-        uuid::Uuid::parse_str(&event_id).is_ok(),
-        "generated id: {event_id}"
+        event_id.starts_with("body-"),
+        "an id named by the body's hash: {event_id}"
     );
     assert_eq!(
         app.finished_event(&event_id).await.status,

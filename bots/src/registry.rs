@@ -19,6 +19,9 @@ pub struct ConnectorRegistry {
     policy: Option<Arc<NetworkPolicy>>,
 }
 
+/// Participants listened to per call unless configured (`bots.max_participants`).
+pub const DEFAULT_MAX_PARTICIPANTS: usize = 16;
+
 impl ConnectorRegistry {
     pub fn new() -> Self {
         Self::default()
@@ -32,13 +35,21 @@ impl ConnectorRegistry {
 
     /// `standard`, with bots allowed to connect where `policy` says.
     pub fn standard_with(policy: NetworkPolicy) -> Self {
+        Self::standard_limited(policy, DEFAULT_MAX_PARTICIPANTS)
+    }
+
+    /// [`Self::standard_with`], listening to at most `max_participants` audio streams per call.
+    pub fn standard_limited(policy: NetworkPolicy, max_participants: usize) -> Self {
+        let max_participants = max_participants.max(1);
         Self::new()
             .with(Arc::new(WhepConnector::new(WhepSettings {
                 policy: policy.clone(),
+                max_tracks: max_participants,
                 ..WhepSettings::default()
             })))
             .with(Arc::new(JanusConnector::new(JanusSettings {
                 policy: policy.clone(),
+                max_streams: max_participants,
                 ..JanusSettings::default()
             })))
             .with_policy(policy)

@@ -307,8 +307,8 @@ pub async fn drain(tracks: &mut JoinSet<()>) {
 pub async fn finish_recording(recorder: Option<CallRecorder>) {
     let Some(rec) = recorder else { return };
     match tokio::task::spawn_blocking(move || rec.finish()).await {
-        Ok(Ok(summary)) if summary.errors > 0 => {
-            tracing::warn!(errors = summary.errors, dir = %summary.dir.display(), "recording had errors");
+        Ok(Ok(summary)) if summary.errors > 0 || summary.dropped_packets > 0 => {
+            tracing::warn!(errors = summary.errors, dropped_packets = summary.dropped_packets, dir = %summary.dir.display(), "recording is incomplete");
         }
         Ok(Ok(_)) => {}
         Ok(Err(e)) => tracing::error!(error = %e, "recording did not finish"),

@@ -14,11 +14,22 @@ const TTL: Duration = Duration::from_secs(24 * 3600);
 #[derive(Clone)]
 pub struct SetupLink {
     store: DynStore,
+    /// One use at a time on this replica, from the token check to its removal: two submits of the
+    /// same link racing must not create two admins.
+    turn: std::sync::Arc<tokio::sync::Mutex<()>>,
 }
 
 impl SetupLink {
     pub fn new(store: DynStore) -> SetupLink {
-        SetupLink { store }
+        SetupLink {
+            store,
+            turn: Default::default(),
+        }
+    }
+
+    /// Hold this from [`Self::is_valid`] until [`Self::consume`].
+    pub async fn turn(&self) -> tokio::sync::OwnedMutexGuard<()> {
+        self.turn.clone().lock_owned().await
     }
 
     /// A new token (replacing any earlier one).

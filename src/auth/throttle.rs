@@ -16,6 +16,10 @@ const WINDOW: Duration = Duration::from_secs(60);
 pub struct LoginThrottle {
     store: DynStore,
     per_minute: u32,
+    /// One sign-in attempt at a time on this replica, from check to recorded result: otherwise
+    /// parallel requests would all pass the check before any failure is counted. Across replicas
+    /// the store is shared but unlocked, so a fleet of N lets at most N attempts through at once.
+    turn: std::sync::Arc<tokio::sync::Mutex<()>>,
 }
 
 /// Refused: try again after this long.
@@ -26,7 +30,16 @@ pub struct Throttled {
 
 impl LoginThrottle {
     pub fn new(store: DynStore, per_minute: u32) -> LoginThrottle {
-        LoginThrottle { store, per_minute }
+        LoginThrottle {
+            store,
+            per_minute,
+            turn: Default::default(),
+        }
+    }
+
+    /// Hold this from [`Self::check`] until the failure or success is recorded.
+    pub async fn turn(&self) -> tokio::sync::OwnedMutexGuard<()> {
+        self.turn.clone().lock_owned().await
     }
 
     fn keys(email: &str, client: &str) -> [String; 2] {

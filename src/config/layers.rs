@@ -294,11 +294,56 @@ fn validate(s: &Settings, problems: &mut Vec<String>) {
         "sync.window_ahead_days: must be at least 1".into(),
     );
     check(
+        s.store.redis_timeout_ms >= 100,
+        format!(
+            "store.redis_timeout_ms: must be at least 100, got {}",
+            s.store.redis_timeout_ms
+        ),
+    );
+    check(
+        (1..=256).contains(&s.bots.max_participants),
+        format!(
+            "bots.max_participants: must be 1 to 256, got {}",
+            s.bots.max_participants
+        ),
+    );
+    let l = &s.server.limits;
+    check(
+        l.json_depth >= 10,
+        format!(
+            "server.limits.json_depth: must be at least 10 (Greenhouse's webhooks nest 9 levels), got {}",
+            l.json_depth
+        ),
+    );
+    check(
+        l.max_headers >= 16 && l.header_bytes >= 4096,
+        format!(
+            "server.limits: max_headers must be at least 16 and header_bytes at least 4096, got {} and {}",
+            l.max_headers, l.header_bytes
+        ),
+    );
+    check(
+        l.json_body_bytes >= 1024 && l.form_body_bytes >= 1024,
+        format!(
+            "server.limits: json_body_bytes and form_body_bytes must be at least 1024, got {} and {}",
+            l.json_body_bytes, l.form_body_bytes
+        ),
+    );
+    check(
+        s.server.request_head_timeout_ms >= 500 && s.server.max_connections >= 1,
+        "server: request_head_timeout_ms must be at least 500 and max_connections at least 1"
+            .into(),
+    );
+    check(
         s.webhooks.body_limit_bytes >= 1024,
         format!(
             "webhooks.body_limit_bytes: must be at least 1024, got {}",
             s.webhooks.body_limit_bytes
         ),
+    );
+    check(
+        s.webhooks.rescan_secs >= 1,
+        "webhooks.rescan_secs: must be at least 1".into(),
     );
     check(
         s.webhooks.max_apply_attempts >= 1,
@@ -454,6 +499,29 @@ mod tests {
             s.webhook_endpoint(),
             "http://localhost:8080/webhooks/greenhouse"
         );
+    }
+
+    #[test]
+    fn a_redis_password_is_not_in_debug_output() {
+        let s = load(
+            None,
+            env(&[(
+                "PANELIST__STORE__REDIS_URL",
+                "redis://:hunter2-redis@redis.internal:6379/0",
+            )]),
+        )
+        .unwrap();
+        let shown = format!("{s:?}");
+        assert!(!shown.contains("hunter2-redis"), "{shown}");
+        assert!(shown.contains("redis.internal"), "{shown}");
+    }
+
+    #[test]
+    fn limits_below_what_greenhouse_sends_are_refused() {
+        let err = load(None, env(&[("PANELIST__SERVER__LIMITS__JSON_DEPTH", "5")]))
+            .unwrap_err()
+            .to_string();
+        assert!(err.contains("server.limits.json_depth"), "{err}");
     }
 
     #[test]

@@ -40,6 +40,22 @@ pub struct ServerSettings {
     pub port: u16,
     pub shutdown_grace_secs: u64,
     pub admin_token: SecretString,
+    /// A client must send its whole request head within this time (slow-loris defence).
+    pub request_head_timeout_ms: u64,
+    /// Open connections per worker thread; further clients wait in the kernel's backlog.
+    pub max_connections: usize,
+    pub limits: RequestLimitSettings,
+}
+
+/// What one request may carry (webhook bodies have their own limit, `webhooks.body_limit_bytes`).
+#[derive(Debug, Clone, Deserialize)]
+pub struct RequestLimitSettings {
+    pub max_headers: usize,
+    pub header_bytes: usize,
+    pub json_body_bytes: usize,
+    pub form_body_bytes: usize,
+    /// Deepest nesting of objects and arrays in a JSON body (API and webhooks).
+    pub json_depth: usize,
 }
 
 #[derive(Debug, Clone, Copy, PartialEq, Eq, Deserialize)]
@@ -56,11 +72,34 @@ pub struct LogSettings {
     pub level: String,
 }
 
-#[derive(Debug, Clone, Deserialize)]
+#[derive(Clone, Deserialize)]
 pub struct StoreSettings {
     pub redis_url: String,
     pub key_prefix: String,
     pub embedded_path: String,
+    /// Connecting to Redis, and each command, fails after this long instead of hanging.
+    pub redis_timeout_ms: u64,
+}
+
+/// A Redis URL may carry a password (`redis://:secret@host`): `Debug` shows the URL without it.
+impl std::fmt::Debug for StoreSettings {
+    fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
+        let redis_url = match url::Url::parse(&self.redis_url) {
+            Ok(mut u) if u.password().is_some() => {
+                let _ = u.set_password(Some("[REDACTED]"));
+                u.to_string()
+            }
+            Ok(u) => u.to_string(),
+            Err(_) if self.redis_url.is_empty() => String::new(),
+            Err(_) => "[unparsable URL]".to_string(),
+        };
+        f.debug_struct("StoreSettings")
+            .field("redis_url", &redis_url)
+            .field("key_prefix", &self.key_prefix)
+            .field("embedded_path", &self.embedded_path)
+            .field("redis_timeout_ms", &self.redis_timeout_ms)
+            .finish()
+    }
 }
 
 #[derive(Debug, Clone, Deserialize)]
@@ -92,6 +131,9 @@ pub struct WebhookSettings {
     pub body_limit_bytes: usize,
     pub dedup_ttl_secs: u64,
     pub max_apply_attempts: u32,
+    /// How often the event log is scanned for accepted events not yet applied (a full apply
+    /// queue, or a store outage, leaves them there).
+    pub rescan_secs: u64,
 }
 
 #[derive(Debug, Clone, Deserialize)]
@@ -203,6 +245,8 @@ pub struct BotSettings {
     pub replica_id: String,
     pub retry_base_secs: u64,
     pub retry_max_secs: u64,
+    /// Participants' audio streams a bot listens to at once; more are logged and left out.
+    pub max_participants: usize,
     pub network: BotNetworkSettings,
     pub leave: LeaveSettings,
 }

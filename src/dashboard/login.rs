@@ -23,10 +23,19 @@ pub struct LoginForm {
     next: Option<String>,
 }
 
-/// Only a path on this site: never `//host` or `https://host` (no open redirect).
+/// Only a path on this site: never `//host` or `https://host` (no open redirect). Control
+/// characters and whitespace are refused too: browsers strip a tab or newline from a `Location`,
+/// which would turn `/\t/evil.example` into `//evil.example`.
 fn safe_next(next: Option<&str>) -> String {
     match next {
-        Some(n) if n.starts_with('/') && !n.starts_with("//") && !n.contains('\\') => n.to_string(),
+        Some(n)
+            if n.starts_with('/')
+                && !n.starts_with("//")
+                && !n.contains('\\')
+                && !n.chars().any(|c| c.is_control() || c.is_whitespace()) =>
+        {
+            n.to_string()
+        }
         _ => "/".to_string(),
     }
 }
@@ -79,6 +88,8 @@ pub async fn submit(
     let client = req
         .peer_addr()
         .map_or_else(|| "unknown".to_string(), |a| a.ip().to_string());
+    // Check and record as one step (see `LoginThrottle::turn`); argon2 keeps each turn short.
+    let _turn = state.throttle.turn().await;
     match state.throttle.check(&form.email, &client).await {
         Ok(Some(t)) => {
             tracing::warn!(client = %client, "login refused: too many wrong passwords");
@@ -218,6 +229,7 @@ pub async fn setup_submit(
     form: web::Form<SetupForm>,
 ) -> HttpResponse {
     use secrecy::ExposeSecret;
+    let _turn = state.setup.turn().await;
     match state.setup.is_valid(&token).await {
         Ok(true) => {}
         Ok(false) => return setup_gone(),
@@ -253,5 +265,9 @@ mod tests {
         assert_eq!(safe_next(Some("https://evil.example/")), "/");
         assert_eq!(safe_next(Some("/\\evil.example")), "/");
         assert_eq!(safe_next(None), "/");
+        // Browsers drop tabs and newlines from a Location, making these `//evil.example`.
+        assert_eq!(safe_next(Some("/\t/evil.example")), "/");
+        assert_eq!(safe_next(Some("/\n/evil.example")), "/");
+        assert_eq!(safe_next(Some("/ /evil.example")), "/");
     }
 }

@@ -8,6 +8,7 @@ use std::fmt::Write as _;
 
 use actix_web::{web, HttpResponse};
 
+use super::limits::Refused;
 use super::{ApiError, AppState};
 use crate::poster::{GetPosterStats, OutboxStatus};
 use crate::supervisor::{BotState, GetSupervisorStats};
@@ -62,7 +63,10 @@ fn label<T: serde::Serialize>(status: &T) -> String {
         .unwrap_or_else(|| "unknown".into())
 }
 
-pub async fn metrics(state: web::Data<AppState>) -> Result<HttpResponse, ApiError> {
+pub async fn metrics(
+    state: web::Data<AppState>,
+    webhooks: Option<web::Data<crate::webhooks::WebhookState>>,
+) -> Result<HttpResponse, ApiError> {
     let mut out = Out::default();
 
     // Bots, fleet-wide.
@@ -262,6 +266,30 @@ pub async fn metrics(state: web::Data<AppState>) -> Result<HttpResponse, ApiErro
             "panelist_poster_failed",
             "Notes given up on since start.",
             s.failed as f64,
+        );
+    }
+    out.metric(
+        "panelist_http_refused_total",
+        "counter",
+        "Requests refused by a request limit (server.limits, webhooks.body_limit_bytes), by reason.",
+    );
+    for why in Refused::ALL {
+        out.value(
+            "panelist_http_refused_total",
+            &format!("reason=\"{}\"", why.label()),
+            state.limits.refused.get(why) as f64,
+        );
+    }
+    if let Some(w) = webhooks {
+        out.metric(
+            "panelist_webhook_mailbox_deferred_total",
+            "counter",
+            "Accepted webhook events the apply queue was too full to take; they wait in the event log for the next rescan.",
+        );
+        out.value(
+            "panelist_webhook_mailbox_deferred_total",
+            "",
+            w.deferred.load(std::sync::atomic::Ordering::Relaxed) as f64,
         );
     }
     Ok(HttpResponse::Ok()

@@ -5,6 +5,7 @@ mod api;
 mod auth;
 mod error;
 mod health;
+pub mod limits;
 mod metrics;
 
 pub use auth::AdminToken;
@@ -33,6 +34,8 @@ pub struct AppState {
     /// Why bots or notes are off on this replica (shown on the dashboard).
     pub bots_off: Option<String>,
     pub notes_off: Option<String>,
+    /// Request limits and their refusal counters (for `/metrics`).
+    pub limits: limits::RequestLimits,
 }
 
 /// Health, metrics and the JSON API. The dashboard's pages are mounted by `crate::dashboard`,
@@ -56,6 +59,8 @@ pub fn configure(cfg: &mut web::ServiceConfig) {
         )
         .service(
             web::scope("/api")
+                // Runs after the guard (wrap order is inside-out): strangers' bodies are not read.
+                .wrap(from_fn(limits::json_within))
                 .wrap(from_fn(guard::api))
                 .configure(api::configure),
         );

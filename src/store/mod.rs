@@ -203,7 +203,12 @@ pub async fn open(
         Ok(Arc::new(EmbeddedStore::open(&path)?))
     } else {
         Ok(Arc::new(
-            RedisStore::connect(&settings.redis_url, &settings.key_prefix).await?,
+            RedisStore::connect_with_timeout(
+                &settings.redis_url,
+                &settings.key_prefix,
+                std::time::Duration::from_millis(settings.redis_timeout_ms),
+            )
+            .await?,
         ))
     }
 }

@@ -76,12 +76,40 @@ pub struct RedisStore {
     enqueue_note: Script,
 }
 
+/// Connection and per-command timeout when none is configured (`store.redis_timeout_ms`).
+const DEFAULT_TIMEOUT: std::time::Duration = std::time::Duration::from_secs(5);
+
 impl RedisStore {
     /// Connects to `url` and keeps every key under `{prefix}:`. The connection manager
     /// reconnects on its own after a dropped connection.
     pub async fn connect(url: &str, prefix: &str) -> StoreResult<Self> {
+        Self::connect_with_timeout(url, prefix, DEFAULT_TIMEOUT).await
+    }
+
+    /// [`Self::connect`] where connecting, and every command, fails after `timeout` instead of
+    /// waiting forever on a Redis that accepted the connection but stopped answering.
+    pub async fn connect_with_timeout(
+        url: &str,
+        prefix: &str,
+        timeout: std::time::Duration,
+    ) -> StoreResult<Self> {
         let client = Client::open(url)?;
-        let con = ConnectionManager::new(client.clone()).await?;
+        let config = redis::aio::ConnectionManagerConfig::new()
+            .set_connection_timeout(timeout)
+            .set_response_timeout(timeout);
+        // The manager's own timeouts cover the TCP connect and later commands, not the handshake
+        // it sends first; a server that accepts and never answers would hold start-up forever.
+        let con = tokio::time::timeout(
+            timeout.saturating_mul(2),
+            ConnectionManager::new_with_config(client.clone(), config),
+        )
+        .await
+        .map_err(|_| {
+            std::io::Error::new(
+                std::io::ErrorKind::TimedOut,
+                format!("Redis accepted the connection but did not answer within {timeout:?}"),
+            )
+        })??;
         Ok(Self {
             client,
             con,

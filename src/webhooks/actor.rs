@@ -24,6 +24,9 @@ const RESUME_LIMIT: usize = 10_000;
 /// Default first retry delay: long enough for a Greenhouse rate-limit window to pass.
 const DEFAULT_RETRY_BASE: Duration = Duration::from_secs(5);
 
+/// Messages the actor's mailbox holds before the HTTP handler leaves new events to the rescan.
+pub const MAILBOX_CAPACITY: usize = 1024;
+
 /// Longest wait between two attempts, so a high attempt count never parks an event for hours.
 const DEFAULT_RETRY_CAP: Duration = Duration::from_secs(15 * 60);
 
@@ -285,8 +288,10 @@ pub struct WebhookActor {
     busy: HashSet<String>,
     /// Consecutive attempts whose result could not be written to the event log, per event. The
     /// log is the source of truth, so these back off like failed attempts and then stop,
-    /// leaving the event unfinished for the next restart.
+    /// leaving the event unfinished for the next rescan.
     log_failures: HashMap<String, u32>,
+    /// How often the log is scanned for unfinished events (`None`: only at start).
+    rescan: Option<Duration>,
 }
 
 impl WebhookActor {
@@ -299,7 +304,15 @@ impl WebhookActor {
             retry_cap: DEFAULT_RETRY_CAP,
             busy: HashSet::new(),
             log_failures: HashMap::new(),
+            rescan: None,
         }
+    }
+
+    /// Rescans the event log this often for accepted events that are not being applied: ones a
+    /// full mailbox could not take, and ones whose store writes failed past the retry limit.
+    pub fn with_rescan(mut self, every: Duration) -> Self {
+        self.rescan = Some(every.max(Duration::from_secs(1)));
+        self
     }
 
     /// Sets the first retry delay (it doubles per attempt).
@@ -392,7 +405,7 @@ impl WebhookActor {
                 } else {
                     tracing::error!(
                         event_id = %event_id, error = %error,
-                        "webhook event log unavailable; leaving the event for restart recovery"
+                        "webhook event log unavailable; leaving the event for the next rescan"
                     );
                     None
                 }
@@ -415,26 +428,45 @@ impl WebhookActor {
 
     /// Picks up events a previous run accepted but did not finish.
     fn resume_unfinished(&mut self, ctx: &mut Context<Self>) {
+        self.scan_unfinished(ctx, None);
+    }
+
+    /// Like [`Self::resume_unfinished`], but skips events accepted within the last `min_age`:
+    /// those are most likely still on their way through the mailbox, and the scan would only race
+    /// their message.
+    fn scan_unfinished(&mut self, ctx: &mut Context<Self>, min_age: Option<Duration>) {
         let store = self.store.clone();
         let scan = async move { store.unfinished_webhook_events(RESUME_LIMIT).await };
-        ctx.spawn(scan.into_actor(self).map(|result, act, ctx| match result {
-            Ok(events) => {
-                if !events.is_empty() {
-                    tracing::info!(count = events.len(), "resuming unfinished webhook events");
-                }
-                for event in events {
-                    act.start_step(event.id, None, ctx);
-                }
-            }
-            Err(error) => {
-                let delay = act.retry_cap.min(act.retry_base.saturating_mul(4));
-                tracing::warn!(
-                    error = %error, retry_in_ms = delay.as_millis() as u64,
-                    "could not list unfinished webhook events; will retry"
-                );
-                ctx.run_later(delay, |act, ctx| act.resume_unfinished(ctx));
-            }
-        }));
+        ctx.spawn(
+            scan.into_actor(self)
+                .map(move |result, act, ctx| match result {
+                    Ok(mut events) => {
+                        if let Some(age) = min_age.and_then(|a| chrono::Duration::from_std(a).ok())
+                        {
+                            let cutoff = Utc::now() - age;
+                            events.retain(|e| e.received_at <= cutoff);
+                        }
+                        events.retain(|e| !act.busy.contains(&e.id));
+                        if !events.is_empty() {
+                            tracing::info!(
+                                count = events.len(),
+                                "resuming unfinished webhook events"
+                            );
+                        }
+                        for event in events {
+                            act.start_step(event.id, None, ctx);
+                        }
+                    }
+                    Err(error) => {
+                        let delay = act.retry_cap.min(act.retry_base.saturating_mul(4));
+                        tracing::warn!(
+                            error = %error, retry_in_ms = delay.as_millis() as u64,
+                            "could not list unfinished webhook events; will retry"
+                        );
+                        ctx.run_later(delay, |act, ctx| act.resume_unfinished(ctx));
+                    }
+                }),
+        );
     }
 }
 
@@ -442,7 +474,14 @@ impl Actor for WebhookActor {
     type Context = Context<Self>;
 
     fn started(&mut self, ctx: &mut Self::Context) {
+        ctx.set_mailbox_capacity(MAILBOX_CAPACITY);
         self.resume_unfinished(ctx);
+        if let Some(every) = self.rescan {
+            // Events already running or waiting for a retry are in `busy` and are skipped.
+            ctx.run_interval(every, move |act, ctx| {
+                act.scan_unfinished(ctx, Some(every.min(Duration::from_secs(10))))
+            });
+        }
     }
 }
 

@@ -12,8 +12,8 @@ use bytes::{Bytes, BytesMut};
 use chrono::Utc;
 use futures::StreamExt;
 use secrecy::ExposeSecret;
+use sha2::{Digest, Sha256};
 use thiserror::Error;
-use uuid::Uuid;
 
 use super::actor::{ApplyEvent, WebhookActor};
 use super::apply::{ParseError, Webhook};
@@ -40,6 +40,8 @@ pub struct WebhookState {
     pub secret: Arc<dyn WebhookSecretSource>,
     /// Applies events after the 200 has gone out.
     pub actor: Addr<WebhookActor>,
+    /// Accepted events the actor's bounded mailbox could not take (left for its rescan).
+    pub deferred: Arc<std::sync::atomic::AtomicU64>,
     pub settings: WebhookSettings,
 }
 
@@ -63,6 +65,8 @@ pub enum IngestError {
     Signature(#[from] SignatureError),
     #[error("body is not UTF-8")]
     NotUtf8,
+    #[error("JSON is nested deeper than the limit of {limit} levels")]
+    TooDeep { limit: usize },
     #[error(transparent)]
     Parse(#[from] ParseError),
     #[error("the event could not be recorded; retry later")]
@@ -73,9 +77,10 @@ impl ResponseError for IngestError {
     fn status_code(&self) -> StatusCode {
         match self {
             IngestError::TooLarge { .. } => StatusCode::PAYLOAD_TOO_LARGE,
-            IngestError::BodyRead(_) | IngestError::NotUtf8 | IngestError::Parse(_) => {
-                StatusCode::BAD_REQUEST
-            }
+            IngestError::BodyRead(_)
+            | IngestError::NotUtf8
+            | IngestError::TooDeep { .. }
+            | IngestError::Parse(_) => StatusCode::BAD_REQUEST,
             IngestError::SecretNotConfigured | IngestError::Store(_) => {
                 StatusCode::SERVICE_UNAVAILABLE
             }
@@ -101,6 +106,14 @@ async fn receive(
             tracing::error!(error = %e, "webhook refused: event log unavailable")
         }
         Err(e) => {
+            if let (IngestError::TooLarge { .. }, Some(limits)) = (
+                e,
+                req.app_data::<web::Data<crate::http::limits::RequestLimits>>(),
+            ) {
+                limits
+                    .refused
+                    .count(crate::http::limits::Refused::BodyTooLarge);
+            }
             tracing::warn!(reason = %e, status = e.status_code().as_u16(), "webhook refused");
             let refusal = Refusal {
                 at: chrono::Utc::now(),
@@ -160,11 +173,22 @@ async fn ingest(
 
     // Greenhouse sends JSON, hence UTF-8; the log keeps the body as text, byte for byte.
     let text = std::str::from_utf8(&body).map_err(|_| IngestError::NotUtf8)?;
+    if let Some(limits) = req.app_data::<web::Data<crate::http::limits::RequestLimits>>() {
+        let limit = limits.settings.json_depth;
+        if crate::http::limits::json_depth(&body, limit) > limit {
+            limits
+                .refused
+                .count(crate::http::limits::Refused::JsonTooDeep);
+            return Err(IngestError::TooDeep { limit });
+        }
+    }
     let webhook = Webhook::parse(text)?;
 
     let event_id = delivery_id(req).unwrap_or_else(|| {
-        let id = Uuid::new_v4().to_string();
-        tracing::info!(event_id = %id, action = %webhook.action, "webhook without {EVENT_ID_HEADER}; generated an id");
+        // Named by its content: the same signed body sent again without an id (a replay, or a
+        // sender that omits the header) is then a duplicate rather than a second event.
+        let id = format!("body-{}", hex::encode(Sha256::digest(&body)));
+        tracing::info!(event_id = %id, action = %webhook.action, "webhook without {EVENT_ID_HEADER}; named by its body's hash");
         id
     });
     let event = WebhookEvent {
@@ -195,7 +219,7 @@ async fn ingest(
     }
 
     let bytes = event.body.len();
-    notify_actor(&state.actor, event);
+    notify_actor(state, event);
     tracing::info!(event_id = %event_id, action = %webhook.action, bytes, "webhook accepted");
     Ok(HttpResponse::Ok().json(serde_json::json!({
         "status": "accepted",
@@ -272,17 +296,22 @@ fn delivery_id(req: &HttpRequest) -> Option<String> {
     }
 }
 
-fn notify_actor(actor: &Addr<WebhookActor>, event: WebhookEvent) {
+fn notify_actor(state: &WebhookState, event: WebhookEvent) {
     let event_id = event.id.clone();
     let message = ApplyEvent {
         event_id: event.id.clone(),
         recorded: Some(Box::new(event)),
     };
-    match actor.try_send(message) {
+    match state.actor.try_send(message) {
         Ok(()) => {}
-        // A full mailbox only delays the event; `do_send` queues past the capacity.
-        Err(actix::dev::SendError::Full(message)) => actor.do_send(message),
-        // Already persisted, so the next start's recovery scan applies it.
+        // The event is already in the log, so a full mailbox (a burst larger than it) only delays
+        // it until the actor's next rescan; memory stays bounded and the delay is counted.
+        Err(actix::dev::SendError::Full(_)) => {
+            state
+                .deferred
+                .fetch_add(1, std::sync::atomic::Ordering::Relaxed);
+            tracing::warn!(event_id = %event_id, "webhook apply queue full; the event waits in the log for the next rescan");
+        }
         Err(actix::dev::SendError::Closed(_)) => {
             tracing::error!(event_id = %event_id, "webhook actor is not running; event left for recovery")
         }

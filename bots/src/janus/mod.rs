@@ -62,6 +62,8 @@ pub struct JanusSettings {
     pub recorder: RecorderSettings,
     /// Events buffered for a slow consumer before track tasks wait (and the network buffers instead).
     pub event_buffer: usize,
+    /// Most participants' audio streams subscribed at once; more are logged and left out.
+    pub max_streams: usize,
 }
 
 impl Default for JanusSettings {
@@ -77,6 +79,7 @@ impl Default for JanusSettings {
             pipeline: PipelineSettings::default(),
             recorder: RecorderSettings::default(),
             event_buffer: 1024,
+            max_streams: 16,
         }
     }
 }

@@ -25,16 +25,43 @@ impl StreamRequest {
     }
 }
 
-#[derive(Debug, Default)]
+#[derive(Debug)]
 pub struct Roster {
     displays: HashMap<FeedId, String>,
     /// Publisher streams subscribed to (or asked for), so a repeated `publishers` event adds nothing twice.
     requested: HashSet<StreamRequest>,
     /// Our m-lines as of the last `attached`/`updated`: mid → whose audio.
     mids: HashMap<String, FeedId>,
+    /// Most audio streams subscribed at once: a room with hundreds of publishers (a webinar, or a
+    /// hostile room) must not make the bot decode and record hundreds of streams.
+    max_streams: usize,
+    /// Feeds left out because of `max_streams` (each is logged once).
+    over_limit: HashSet<FeedId>,
+}
+
+impl Default for Roster {
+    fn default() -> Self {
+        Self::with_limit(usize::MAX)
+    }
 }
 
 impl Roster {
+    pub fn with_limit(max_streams: usize) -> Self {
+        Roster {
+            displays: HashMap::new(),
+            requested: HashSet::new(),
+            mids: HashMap::new(),
+            max_streams: max_streams.max(1),
+            over_limit: HashSet::new(),
+        }
+    }
+
+    /// Publishers not listened to because the stream limit was reached.
+    #[cfg(test)]
+    pub fn over_limit(&self) -> usize {
+        self.over_limit.len()
+    }
+
     /// Records publishers and returns their audio streams not asked for yet. Video and data are never
     /// asked for: a note-taker only listens, and each stream costs the SFU bandwidth.
     pub fn publishers_appeared(&mut self, publishers: &[Publisher]) -> Vec<StreamRequest> {
@@ -48,9 +75,22 @@ impl Roster {
                     feed: p.id.clone(),
                     mid: s.mid.clone(),
                 };
-                if self.requested.insert(req.clone()) {
-                    new.push(req);
+                if self.requested.contains(&req) {
+                    continue;
                 }
+                if self.requested.len() >= self.max_streams {
+                    if self.over_limit.insert(p.id.clone()) {
+                        tracing::warn!(
+                            feed = ?p.id,
+                            limit = self.max_streams,
+                            "participant not recorded: the call has more audio streams than bots.max_participants"
+                        );
+                    }
+                    continue;
+                }
+                self.over_limit.remove(&p.id);
+                self.requested.insert(req.clone());
+                new.push(req);
             }
         }
         new
@@ -180,5 +220,28 @@ mod tests {
         assert!(r.owner_of("2").is_none());
         assert_eq!(mid_from_track_id("janus1"), Some("1"));
         assert_eq!(mid_from_track_id("janus"), None);
+    }
+
+    #[test]
+    fn streams_beyond_the_limit_are_left_out_and_counted() {
+        let mut r = Roster::with_limit(2);
+        let first = r.publishers_appeared(&[
+            publisher(1, "A", &[("0", true)]),
+            publisher(2, "B", &[("0", true)]),
+            publisher(3, "C", &[("0", true)]),
+        ]);
+        assert_eq!(first.len(), 2);
+        assert_eq!(r.over_limit(), 1);
+        // A slot frees up when a feed leaves; the next announcement takes the waiting publisher.
+        r.feed_gone(&FeedId::Num(1));
+        let again = r.publishers_appeared(&[publisher(3, "C", &[("0", true)])]);
+        assert_eq!(
+            again,
+            vec![StreamRequest {
+                feed: FeedId::Num(3),
+                mid: "0".into()
+            }]
+        );
+        assert_eq!(r.over_limit(), 0);
     }
 }

@@ -198,7 +198,7 @@ impl Driver {
             private_id: None,
             pc: None,
             queued: Vec::new(),
-            roster: Roster::default(),
+            roster: Roster::with_limit(ctx.settings.max_streams),
             tracks: JoinSet::new(),
             early_tracks: Vec::new(),
             lines: HashMap::new(),

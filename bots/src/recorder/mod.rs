@@ -1,8 +1,11 @@
 //! Durable recording: each track's original Opus packets into its own Ogg/Opus file, plus a JSON manifest.
 //!
-//! All file I/O happens on one dedicated thread per call. The async side only sends messages on an unbounded
-//! std channel (never blocks), and the thread writes whole pages and fsyncs them at least every
-//! `flush_interval`, so a process killed with SIGKILL leaves files that play up to their last flushed page.
+//! All file I/O happens on one dedicated thread per call. The async side only sends messages on a bounded
+//! std channel, and the thread writes whole pages and fsyncs them at least every `flush_interval`, so a
+//! process killed with SIGKILL leaves files that play up to their last flushed page. Audio packets never block
+//! the media tasks: when the disk is so slow that [`QUEUE_CAPACITY`] commands are waiting, further packets are
+//! dropped, counted in [`RecordingSummary::dropped_packets`] and logged, instead of memory growing without
+//! bound (live transcription is fed separately and keeps going).
 
 pub mod manifest;
 pub mod ogg;
@@ -11,7 +14,7 @@ pub mod opus_file;
 use std::collections::HashMap;
 use std::fs::{self, File};
 use std::path::{Path, PathBuf};
-use std::sync::atomic::{AtomicBool, Ordering};
+use std::sync::atomic::{AtomicBool, AtomicU64, Ordering};
 use std::sync::mpsc::{self, TryRecvError};
 use std::sync::Arc;
 use std::thread::JoinHandle;
@@ -59,7 +62,12 @@ pub struct RecordingSummary {
     pub manifest: CallManifest,
     /// I/O errors met while recording (each was logged); tracks with errors may be incomplete.
     pub errors: u64,
+    /// Packets dropped because the writer fell [`QUEUE_CAPACITY`] commands behind (a stalled disk).
+    pub dropped_packets: u64,
 }
+
+/// Commands waiting for the writer thread: about 30 s of audio for 16 participants.
+pub const QUEUE_CAPACITY: usize = 24_000;
 
 enum Command {
     Track {
@@ -79,10 +87,11 @@ enum Command {
     Finish,
 }
 
-/// Cheap, cloneable sender side used by the media tasks. Sending never blocks.
+/// Cheap, cloneable sender side used by the media tasks. Sending a packet never blocks.
 #[derive(Clone, Debug)]
 pub struct RecorderHandle {
-    tx: mpsc::Sender<Command>,
+    tx: mpsc::SyncSender<Command>,
+    dropped: Arc<AtomicU64>,
 }
 
 impl RecorderHandle {
@@ -104,17 +113,29 @@ impl RecorderHandle {
 
     /// Appends an original Opus packet starting `offset` 48 kHz samples after the track's first packet.
     pub fn packet(&self, track: u64, offset: u64, payload: Bytes) {
-        self.send(Command::Packet {
+        let cmd = Command::Packet {
             track,
             offset,
             payload,
-        });
+        };
+        if let Err(mpsc::TrySendError::Full(_)) = self.tx.try_send(cmd) {
+            let n = self.dropped.fetch_add(1, Ordering::Relaxed) + 1;
+            // Once at the start of a stall and then every 500 packets (10 s of one speaker).
+            if n == 1 || n % 500 == 0 {
+                tracing::warn!(
+                    track,
+                    dropped = n,
+                    "recording queue full (the disk is not keeping up): audio packets are being dropped from the recording"
+                );
+            }
+        }
     }
 
     pub fn track_ended(&self, track: u64) {
         self.send(Command::TrackEnded { track });
     }
 
+    /// Control commands (rare) wait for room rather than being dropped.
     fn send(&self, cmd: Command) {
         // The thread only goes away after `finish` or a panic; audio arriving then has nowhere to go anyway.
         let _ = self.tx.send(cmd);
@@ -148,7 +169,7 @@ impl CallRecorder {
             .map_or(0, |d| d.as_millis() as u64);
         let manifest = CallManifest::new(started);
         manifest.write_atomic(dir).map_err(prepare)?;
-        let (tx, rx) = mpsc::channel();
+        let (tx, rx) = mpsc::sync_channel(QUEUE_CAPACITY);
         let worker = Worker {
             dir: dir.to_path_buf(),
             settings,
@@ -164,7 +185,10 @@ impl CallRecorder {
             .spawn(move || worker.run(rx, &flag))
             .map_err(RecorderError::Spawn)?;
         Ok(Self {
-            handle: RecorderHandle { tx },
+            handle: RecorderHandle {
+                tx,
+                dropped: Arc::new(AtomicU64::new(0)),
+            },
             thread,
             finishing,
         })
@@ -179,7 +203,9 @@ impl CallRecorder {
         self.handle.send(Command::Finish);
         self.finishing.store(true, Ordering::Release);
         self.thread.thread().unpark();
-        self.thread.join().map_err(|_| RecorderError::Panicked)
+        let mut summary = self.thread.join().map_err(|_| RecorderError::Panicked)?;
+        summary.dropped_packets = self.handle.dropped.load(Ordering::Relaxed);
+        Ok(summary)
     }
 }
 
@@ -243,6 +269,7 @@ impl Worker {
             dir: self.dir,
             manifest: self.manifest,
             errors: self.errors,
+            dropped_packets: 0,
         }
     }
 
