@@ -5,14 +5,14 @@
 //! the system libopus. Every input is mixed down to mono and resampled to 16 kHz with a windowed-sinc filter.
 
 use std::fs::File;
-use std::io::{BufReader, Read};
+use std::io::{BufReader, Cursor, Read};
 use std::path::{Path, PathBuf};
 
 use symphonia::core::audio::SampleBuffer;
 use symphonia::core::codecs::{DecoderOptions, CODEC_TYPE_NULL};
 use symphonia::core::errors::Error as SymphoniaError;
 use symphonia::core::formats::FormatOptions;
-use symphonia::core::io::MediaSourceStream;
+use symphonia::core::io::{MediaSource, MediaSourceStream};
 use symphonia::core::meta::MetadataOptions;
 use symphonia::core::probe::Hint;
 
@@ -75,11 +75,33 @@ pub fn decode_file(path: &Path) -> Result<DecodedAudio, DecodeError> {
     let mut head = vec![0u8; 512.min(len as usize)];
     file.read_exact(&mut head).map_err(io)?;
     let file = File::open(path).map_err(io)?;
-    let (mono, rate, channels, codec, speaker) = if is_ogg_opus(&head) {
-        let (mono, channels, speaker) = decode_ogg_opus(path, file)?;
+    decode_source(path, &head, file)
+}
+
+/// Decodes an audio file already in memory, exactly as [`decode_file`] decodes one on disk: `name` stands
+/// for the file in errors, and its extension is the format hint. Used by the fuzz targets (docs/fuzzing.md).
+pub fn decode_bytes(name: &Path, bytes: Vec<u8>) -> Result<DecodedAudio, DecodeError> {
+    if bytes.is_empty() {
+        return Err(DecodeError::Empty {
+            path: name.to_path_buf(),
+        });
+    }
+    let head = bytes[..512.min(bytes.len())].to_vec();
+    decode_source(name, &head, Cursor::new(bytes))
+}
+
+/// The decoding shared by [`decode_file`] and [`decode_bytes`]: `head` is the start of `source`, read
+/// beforehand to tell Ogg Opus from the formats symphonia reads.
+fn decode_source<R: MediaSource + 'static>(
+    path: &Path,
+    head: &[u8],
+    source: R,
+) -> Result<DecodedAudio, DecodeError> {
+    let (mono, rate, channels, codec, speaker) = if is_ogg_opus(head) {
+        let (mono, channels, speaker) = decode_ogg_opus(path, source)?;
         (mono, 48_000, channels, "opus", speaker)
     } else {
-        let (mono, rate, channels, codec) = decode_symphonia(path, file)?;
+        let (mono, rate, channels, codec) = decode_symphonia(path, source)?;
         (mono, rate, channels, codec, None)
     };
     if mono.is_empty() {
@@ -108,9 +130,9 @@ fn to_i16(s: f32) -> i16 {
 
 type Mono = Vec<f32>;
 
-fn decode_symphonia(
+fn decode_symphonia<R: MediaSource + 'static>(
     path: &Path,
-    file: File,
+    file: R,
 ) -> Result<(Mono, u32, usize, &'static str), DecodeError> {
     let unsupported = |detail: String| DecodeError::Unsupported {
         path: path.to_path_buf(),
@@ -231,13 +253,16 @@ fn downmix_into(interleaved: &[f32], channels: usize, out: &mut Vec<f32>) {
 /// Largest Opus frame: 120 ms at 48 kHz, per channel.
 const OPUS_MAX_FRAME: usize = 5_760;
 
-fn decode_ogg_opus(path: &Path, file: File) -> Result<(Mono, usize, Option<String>), DecodeError> {
+fn decode_ogg_opus<R: MediaSource>(
+    path: &Path,
+    file: R,
+) -> Result<(Mono, usize, Option<String>), DecodeError> {
     let corrupt = |detail: String| DecodeError::Corrupt {
         path: path.to_path_buf(),
         detail,
     };
     let mut reader = ogg::PacketReader::new(BufReader::new(file));
-    let next = |reader: &mut ogg::PacketReader<BufReader<File>>| match reader.read_packet() {
+    let next = |reader: &mut ogg::PacketReader<BufReader<R>>| match reader.read_packet() {
         Ok(p) => Ok(p),
         Err(e) => Err(e.to_string()),
     };
