@@ -70,7 +70,7 @@ fuzz_target!(|data: &[u8]| {
         let header = String::from_utf8_lossy(body);
         let links = parse_link_header(&header);
         for l in &links {
-            assert!(l.rels.iter().all(|r| *r == r.to_lowercase()));
+            assert!(l.rels.iter().all(|r| *r == r.to_ascii_lowercase()));
         }
         let current = Url::parse("https://harvest.greenhouse.io/v1/candidates?per_page=100")
             .unwrap_or_else(|_| unreachable!());
