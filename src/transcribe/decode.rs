@@ -6,6 +6,7 @@
 
 use std::fs::File;
 use std::io::{BufReader, Cursor, Read};
+use std::panic::AssertUnwindSafe;
 use std::path::{Path, PathBuf};
 
 use symphonia::core::audio::SampleBuffer;
@@ -101,7 +102,23 @@ fn decode_source<R: MediaSource + 'static>(
         let (mono, channels, speaker) = decode_ogg_opus(path, source)?;
         (mono, 48_000, channels, "opus", speaker)
     } else {
-        let (mono, rate, channels, codec) = decode_symphonia(path, source)?;
+        // symphonia 0.5 panics on some malformed files (an integer overflow in its ADTS reader, found by
+        // fuzzing: docs/fuzzing.md). A corrupt file must be an error, not a crashed `panelist transcribe`
+        // or transcription worker. Nothing symphonia built outlives the call, so no half-updated state can
+        // be seen after a panic.
+        let decoded = std::panic::catch_unwind(AssertUnwindSafe(|| decode_symphonia(path, source)))
+            .unwrap_or_else(|panic| {
+                let what = panic
+                    .downcast_ref::<&str>()
+                    .map(|s| s.to_string())
+                    .or_else(|| panic.downcast_ref::<String>().cloned())
+                    .unwrap_or_default();
+                Err(DecodeError::Corrupt {
+                    path: path.to_path_buf(),
+                    detail: format!("the decoder failed on malformed data ({what})"),
+                })
+            });
+        let (mono, rate, channels, codec) = decoded?;
         (mono, rate, channels, codec, None)
     };
     if mono.is_empty() {
@@ -445,6 +462,15 @@ pub fn resample(input: &[f32], from: u32, to: u32) -> Vec<f32> {
 #[cfg(test)]
 mod tests {
     use super::*;
+
+    #[test]
+    fn a_file_that_panics_symphonia_is_a_corrupt_file() {
+        // Regression (docs/fuzzing.md; fuzz/corpus/audio_decode/regression-symphonia-adts-overflow): this
+        // input makes symphonia 0.5.5's ADTS probe subtract with overflow, a panic in debug builds.
+        let bytes = include_bytes!("../../tests/fixtures/fuzz/symphonia-adts-overflow.opus");
+        let result = decode_bytes(Path::new("input.opus"), bytes.to_vec());
+        assert!(result.is_err(), "{result:?}");
+    }
 
     fn tone(freq: f64, rate: u32, secs: f64) -> Vec<f32> {
         (0..(f64::from(rate) * secs) as usize)
