@@ -68,7 +68,7 @@ for t in "${targets[@]}"; do
     failed+=("$t")
     tail -n 60 "$log"
     echo "fuzz.sh: $t FAILED; crashing input(s):" >&2
-    grep -Eo 'Test unit written to [^ ]+' "$log" | sed 's/^Test unit written to /  fuzz\//' >&2 || true
+    grep -Eo 'Test unit written to [^ ]+' "$log" | sed 's/^Test unit written to /  /' >&2 || true
     echo "  reproduce: cd fuzz && RUSTC_BOOTSTRAP=1 cargo fuzz run ${build_flags[*]} $t <input>" >&2
   fi
   rm -f "$log"
