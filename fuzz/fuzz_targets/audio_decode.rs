@@ -53,14 +53,18 @@ fn fix_ogg_crcs(bytes: &mut [u8]) {
 
 /// libFuzzer's panic hook aborts on every panic, even one the library catches. `decode_source` catches
 /// symphonia's panics on malformed files and reports them as `Corrupt` (docs/fuzzing.md, "Findings"), so
-/// those, and only those, are let through to that `catch_unwind`: a panic anywhere else, Panelist's own
-/// code included, still aborts and is reported as a crash.
+/// those, and only those, are let through to that `catch_unwind`: a panic raised under a symphonia frame
+/// (by the location, or by the stack for panics raised in `core` on symphonia's behalf, like `step_by(0)`)
+/// unwinds; any other, Panelist's own code included, still aborts and is reported as a crash.
 fn let_symphonia_panics_unwind() {
     let abort_hook = std::panic::take_hook();
     std::panic::set_hook(Box::new(move |info| {
         let in_symphonia = info
             .location()
-            .is_some_and(|l| l.file().contains("/symphonia-"));
+            .is_some_and(|l| l.file().contains("/symphonia-"))
+            || std::backtrace::Backtrace::force_capture()
+                .to_string()
+                .contains("/symphonia-");
         if !in_symphonia {
             abort_hook(info);
         }
