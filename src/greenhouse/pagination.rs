@@ -92,8 +92,9 @@ pub fn next_link<'a>(values: impl IntoIterator<Item = &'a str>) -> Option<String
 }
 
 /// Resolves a next link against the URL that returned it and refuses to leave the Harvest
-/// origin: the request would carry our credentials to whatever host the link names.
-pub(crate) fn resolve_next(current: &Url, link: &str) -> Result<Url, GreenhouseError> {
+/// origin: the request would carry our credentials to whatever host the link names. Public for the
+/// fuzz targets (docs/fuzzing.md).
+pub fn resolve_next(current: &Url, link: &str) -> Result<Url, GreenhouseError> {
     let next = current
         .join(link)
         .map_err(|e| GreenhouseError::Decode(format!("unusable Link URL: {e}")))?;
@@ -108,8 +109,8 @@ pub(crate) fn resolve_next(current: &Url, link: &str) -> Result<Url, GreenhouseE
 
 /// Decodes one page. Harvest v1 bodies are bare arrays; v3 list bodies are assumed to be arrays
 /// too, but an object wrapping the array (`{"data": [...]}` or any single array field) is also
-/// accepted, since the v3 envelope is unverified.
-pub(crate) fn decode_page<T: DeserializeOwned>(body: &[u8]) -> Result<Vec<T>, GreenhouseError> {
+/// accepted, since the v3 envelope is unverified. Public for the fuzz targets (docs/fuzzing.md).
+pub fn decode_page<T: DeserializeOwned>(body: &[u8]) -> Result<Vec<T>, GreenhouseError> {
     if body.iter().all(u8::is_ascii_whitespace) {
         return Ok(Vec::new());
     }

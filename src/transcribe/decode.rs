@@ -5,14 +5,15 @@
 //! the system libopus. Every input is mixed down to mono and resampled to 16 kHz with a windowed-sinc filter.
 
 use std::fs::File;
-use std::io::{BufReader, Read};
+use std::io::{BufReader, Cursor, Read};
+use std::panic::AssertUnwindSafe;
 use std::path::{Path, PathBuf};
 
 use symphonia::core::audio::SampleBuffer;
 use symphonia::core::codecs::{DecoderOptions, CODEC_TYPE_NULL};
 use symphonia::core::errors::Error as SymphoniaError;
 use symphonia::core::formats::FormatOptions;
-use symphonia::core::io::MediaSourceStream;
+use symphonia::core::io::{MediaSource, MediaSourceStream};
 use symphonia::core::meta::MetadataOptions;
 use symphonia::core::probe::Hint;
 
@@ -75,11 +76,49 @@ pub fn decode_file(path: &Path) -> Result<DecodedAudio, DecodeError> {
     let mut head = vec![0u8; 512.min(len as usize)];
     file.read_exact(&mut head).map_err(io)?;
     let file = File::open(path).map_err(io)?;
-    let (mono, rate, channels, codec, speaker) = if is_ogg_opus(&head) {
-        let (mono, channels, speaker) = decode_ogg_opus(path, file)?;
+    decode_source(path, &head, file)
+}
+
+/// Decodes an audio file already in memory, exactly as [`decode_file`] decodes one on disk: `name` stands
+/// for the file in errors, and its extension is the format hint. Used by the fuzz targets (docs/fuzzing.md).
+pub fn decode_bytes(name: &Path, bytes: Vec<u8>) -> Result<DecodedAudio, DecodeError> {
+    if bytes.is_empty() {
+        return Err(DecodeError::Empty {
+            path: name.to_path_buf(),
+        });
+    }
+    let head = bytes[..512.min(bytes.len())].to_vec();
+    decode_source(name, &head, Cursor::new(bytes))
+}
+
+/// The decoding shared by [`decode_file`] and [`decode_bytes`]: `head` is the start of `source`, read
+/// beforehand to tell Ogg Opus from the formats symphonia reads.
+fn decode_source<R: MediaSource + 'static>(
+    path: &Path,
+    head: &[u8],
+    source: R,
+) -> Result<DecodedAudio, DecodeError> {
+    let (mono, rate, channels, codec, speaker) = if is_ogg_opus(head) {
+        let (mono, channels, speaker) = decode_ogg_opus(path, source)?;
         (mono, 48_000, channels, "opus", speaker)
     } else {
-        let (mono, rate, channels, codec) = decode_symphonia(path, file)?;
+        // symphonia 0.5 panics on some malformed files (an integer overflow in its ADTS reader, found by
+        // fuzzing: docs/fuzzing.md). A corrupt file must be an error, not a crashed `panelist transcribe`
+        // or transcription worker. Nothing symphonia built outlives the call, so no half-updated state can
+        // be seen after a panic.
+        let decoded = std::panic::catch_unwind(AssertUnwindSafe(|| decode_symphonia(path, source)))
+            .unwrap_or_else(|panic| {
+                let what = panic
+                    .downcast_ref::<&str>()
+                    .map(|s| s.to_string())
+                    .or_else(|| panic.downcast_ref::<String>().cloned())
+                    .unwrap_or_default();
+                Err(DecodeError::Corrupt {
+                    path: path.to_path_buf(),
+                    detail: format!("the decoder failed on malformed data ({what})"),
+                })
+            });
+        let (mono, rate, channels, codec) = decoded?;
         (mono, rate, channels, codec, None)
     };
     if mono.is_empty() {
@@ -108,9 +147,9 @@ fn to_i16(s: f32) -> i16 {
 
 type Mono = Vec<f32>;
 
-fn decode_symphonia(
+fn decode_symphonia<R: MediaSource + 'static>(
     path: &Path,
-    file: File,
+    file: R,
 ) -> Result<(Mono, u32, usize, &'static str), DecodeError> {
     let unsupported = |detail: String| DecodeError::Unsupported {
         path: path.to_path_buf(),
@@ -231,13 +270,16 @@ fn downmix_into(interleaved: &[f32], channels: usize, out: &mut Vec<f32>) {
 /// Largest Opus frame: 120 ms at 48 kHz, per channel.
 const OPUS_MAX_FRAME: usize = 5_760;
 
-fn decode_ogg_opus(path: &Path, file: File) -> Result<(Mono, usize, Option<String>), DecodeError> {
+fn decode_ogg_opus<R: MediaSource>(
+    path: &Path,
+    file: R,
+) -> Result<(Mono, usize, Option<String>), DecodeError> {
     let corrupt = |detail: String| DecodeError::Corrupt {
         path: path.to_path_buf(),
         detail,
     };
     let mut reader = ogg::PacketReader::new(BufReader::new(file));
-    let next = |reader: &mut ogg::PacketReader<BufReader<File>>| match reader.read_packet() {
+    let next = |reader: &mut ogg::PacketReader<BufReader<R>>| match reader.read_packet() {
         Ok(p) => Ok(p),
         Err(e) => Err(e.to_string()),
     };
@@ -420,6 +462,15 @@ pub fn resample(input: &[f32], from: u32, to: u32) -> Vec<f32> {
 #[cfg(test)]
 mod tests {
     use super::*;
+
+    #[test]
+    fn a_file_that_panics_symphonia_is_a_corrupt_file() {
+        // Regression (docs/fuzzing.md; fuzz/corpus/audio_decode/regression-symphonia-adts-overflow): this
+        // input makes symphonia 0.5.5's ADTS probe subtract with overflow, a panic in debug builds.
+        let bytes = include_bytes!("../../tests/fixtures/fuzz/symphonia-adts-overflow.opus");
+        let result = decode_bytes(Path::new("input.opus"), bytes.to_vec());
+        assert!(result.is_err(), "{result:?}");
+    }
 
     fn tone(freq: f64, rate: u32, secs: f64) -> Vec<f32> {
         (0..(f64::from(rate) * secs) as usize)

@@ -184,9 +184,12 @@ pub fn parse_pages(bytes: &[u8]) -> Result<ParsedStream, OggError> {
             });
         }
         if let Some(prev) = pages.last().map(|p: &Page| p.sequence) {
-            if sequence != prev + 1 {
+            // Page sequence numbers are 32-bit and wrap; a page numbered u32::MAX (a corrupt or hostile
+            // file can say anything) made `prev + 1` overflow, a panic in debug builds.
+            let expected = prev.wrapping_add(1);
+            if sequence != expected {
                 return Err(OggError::SequenceGap {
-                    expected: prev + 1,
+                    expected,
                     found: sequence,
                 });
             }
@@ -280,5 +283,27 @@ mod tests {
         let last = bytes.len() - 1;
         bytes[last] ^= 1;
         assert!(matches!(parse_pages(&bytes), Err(OggError::BadCrc { .. })));
+    }
+
+    #[test]
+    fn a_page_numbered_u32_max_is_followed_by_page_zero() {
+        // Regression (docs/fuzzing.md; fuzz/corpus/audio_decode/regression-ogg-sequence-u32-max): the
+        // check after a page numbered u32::MAX overflowed instead of reporting the gap.
+        let mut w = PageWriter::new(Vec::new(), 1);
+        w.write_page(HEADER_BOS, 0, &[b"a"]).unwrap();
+        w.write_page(0, 960, &[b"b"]).unwrap();
+        let mut bytes = w.into_inner();
+        let first_len = HEADER_LEN + 2;
+        bytes[18..22].copy_from_slice(&u32::MAX.to_le_bytes());
+        bytes[22..26].fill(0);
+        let crc = crc32(&bytes[..first_len]);
+        bytes[22..26].copy_from_slice(&crc.to_le_bytes());
+        assert_eq!(
+            parse_pages(&bytes),
+            Err(OggError::SequenceGap {
+                expected: 0,
+                found: 1
+            })
+        );
     }
 }

@@ -9,7 +9,7 @@
 mod session;
 mod signal;
 
-pub use signal::WhepResource;
+pub use signal::{parse_answer, WhepResource};
 
 use std::sync::{Arc, Mutex};
 use std::time::Duration;
@@ -18,7 +18,6 @@ use async_trait::async_trait;
 use tokio::sync::{mpsc, watch};
 use tokio::time::Instant;
 use webrtc::peer_connection::peer_connection_state::RTCPeerConnectionState;
-use webrtc::peer_connection::sdp::session_description::RTCSessionDescription;
 use webrtc::peer_connection::RTCPeerConnection;
 use webrtc::rtp_transceiver::rtp_codec::RTPCodecType;
 use webrtc::rtp_transceiver::rtp_transceiver_direction::RTCRtpTransceiverDirection;
@@ -180,8 +179,7 @@ impl WhepConnector {
 
         // From here on the server holds a session for us: any failure must DELETE it.
         let connected = async {
-            let answer = RTCSessionDescription::answer(resource.answer.clone())
-                .map_err(|e| JoinError::BadAnswer(e.to_string()))?;
+            let answer = signal::parse_answer(&resource.answer)?;
             pc.set_remote_description(answer)
                 .await
                 .map_err(|e| JoinError::BadAnswer(e.to_string()))?;

@@ -5,6 +5,7 @@ use std::time::Duration;
 use reqwest::header::{AUTHORIZATION, CONTENT_TYPE, LOCATION};
 use reqwest::{Method, StatusCode};
 use url::Url;
+use webrtc::peer_connection::sdp::session_description::RTCSessionDescription;
 
 use crate::call::{BearerToken, JoinError, JoinStage, LeaveError};
 use crate::netpolicy::{refusal_in, GuardedHttp};
@@ -57,6 +58,17 @@ pub async fn post_offer(
         return Err(JoinError::BadAnswer("the body is not an SDP answer".into()));
     }
     Ok(WhepResource { answer, location })
+}
+
+/// Parses the SDP answer a WHEP server sent (the body `post_offer` returned) into the description
+/// `set_remote_description` applies. The body is untrusted: anything that is not an SDP answer is a
+/// `BadAnswer`. Public (as `whep::parse_answer`) for the fuzz targets (docs/fuzzing.md).
+pub fn parse_answer(answer: &str) -> Result<RTCSessionDescription, JoinError> {
+    if !answer.starts_with("v=0") {
+        return Err(JoinError::BadAnswer("the body is not an SDP answer".into()));
+    }
+    RTCSessionDescription::answer(answer.to_owned())
+        .map_err(|e| JoinError::BadAnswer(e.to_string()))
 }
 
 pub async fn delete_session(
