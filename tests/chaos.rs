@@ -61,7 +61,11 @@ async fn world(name: &str, call_secs: usize, drop_every: Option<u32>) -> World {
         .join(format!("chaos-{name}-{}", uuid::Uuid::new_v4()));
     std::fs::create_dir_all(&dir).unwrap();
     eprintln!("chaos {name}: logs in {}", dir.display());
-    let env = bot_env(&fake, &transcriber, &chat.base_url);
+    let mut env = bot_env(&fake, &transcriber, &chat.base_url);
+    // CHAOS_LOG=debug (or any tracing filter) for the replicas' logs when a scenario fails.
+    if let Ok(level) = std::env::var("CHAOS_LOG") {
+        set(&mut env, "PANELIST__LOG__LEVEL", &level);
+    }
     World {
         fake,
         _chat: chat,
@@ -355,6 +359,11 @@ async fn packet_loss_then_a_cut_session_is_concealed_rejoined_and_recorded() {
     let w = world("loss", 40, Some(10)).await;
     let mut env = w.env.clone();
     set(&mut env, "PANELIST__BOTS__RECORD", "true");
+    // A cut session stops all audio at once. With the defaults (alone 60 s, silence 15 min) the
+    // lost connection is noticed (ICE, about 20 s) long before a leave rule fires; the short
+    // rules of the other scenarios would race it.
+    set(&mut env, "PANELIST__BOTS__LEAVE__ALONE_SECS", "30");
+    set(&mut env, "PANELIST__BOTS__LEAVE__SILENCE_SECS", "60");
     let mut serve = Serve::new("replica", &env, &w.dir);
     serve.start().await;
     serve.connect_greenhouse(&w.fake).await;
@@ -394,8 +403,8 @@ async fn packet_loss_then_a_cut_session_is_concealed_rejoined_and_recorded() {
         run["figures"]["frames_lost"].as_u64().unwrap_or(0) > 0,
         "loss was not seen: {run}"
     );
-    // Recorded before and after the cut: the second attempt's tracks start later on the call
-    // clock than the first's.
+    // Recorded before and after the cut: each attempt has its own recording (manifest and one
+    // file per participant), the second starting after the first one stopped.
     let rec = serve.data_dir.join("recordings").join("30000");
     let manifest = |attempt: u32| -> Value {
         let text = std::fs::read_to_string(rec.join(attempt.to_string()).join("manifest.json"))
@@ -403,36 +412,35 @@ async fn packet_loss_then_a_cut_session_is_concealed_rejoined_and_recorded() {
         serde_json::from_str(&text).unwrap()
     };
     let (first, second) = (manifest(1), manifest(2));
-    let starts = |m: &Value| -> Vec<u64> {
+    let recorded_ms = |m: &Value| -> u64 {
         m["tracks"]
             .as_array()
             .unwrap()
             .iter()
-            .map(|t| t["start_offset_ms"].as_u64().unwrap())
-            .collect()
+            .map(|t| {
+                t["start_offset_ms"].as_u64().unwrap() + t["duration_ms"].as_u64().unwrap_or(0)
+            })
+            .max()
+            .unwrap_or(0)
     };
-    assert_eq!(starts(&first).len(), 2, "{first}");
-    assert_eq!(starts(&second).len(), 2, "{second}");
-    let first_end = first["tracks"]
-        .as_array()
-        .unwrap()
-        .iter()
-        .map(|t| t["start_offset_ms"].as_u64().unwrap() + t["duration_ms"].as_u64().unwrap_or(0))
-        .max()
-        .unwrap();
-    assert!(first_end >= 5_000, "{first}");
+    assert_eq!(first["tracks"].as_array().unwrap().len(), 2, "{first}");
+    assert_eq!(second["tracks"].as_array().unwrap().len(), 2, "{second}");
+    assert!(recorded_ms(&first) >= 5_000, "{first}");
+    assert!(recorded_ms(&second) >= 5_000, "{second}");
+    let first_end = first["started_at_unix_ms"].as_u64().unwrap() + recorded_ms(&first);
     assert!(
-        starts(&second).iter().all(|s| *s >= first_end),
-        "the rejoin's tracks overlap the first session's: {first} {second}"
+        second["started_at_unix_ms"].as_u64().unwrap() >= first_end,
+        "the rejoin's recording overlaps the first session's: {first} {second}"
     );
     assert_eq!(second["finished"], true, "{second}");
-    // The transcript goes on after the cut.
+    // The transcript goes on after the cut: segments on the call clock past the first session.
     let transcript =
         std::fs::read_to_string(serve.data_dir.join("transcripts").join("30000.jsonl")).unwrap();
+    let first_secs = recorded_ms(&first) as f64 / 1000.0;
     let after_cut = transcript
         .lines()
         .filter_map(|l| serde_json::from_str::<Value>(l).ok())
-        .filter(|s| s["start"].as_f64().unwrap_or(0.0) * 1000.0 >= first_end as f64)
+        .filter(|s| s["start"].as_f64().unwrap_or(0.0) >= first_secs)
         .count();
     assert!(
         after_cut > 0,

@@ -116,8 +116,8 @@ struct NoSecret;
 
 #[async_trait]
 impl WebhookSecretSource for NoSecret {
-    async fn webhook_secret(&self) -> Option<SecretString> {
-        None
+    async fn webhook_secret(&self) -> Result<Option<SecretString>, String> {
+        Ok(None)
     }
 }
 

@@ -112,6 +112,10 @@ impl RequestLimits {
 }
 
 fn json_error(limits: &RequestLimits, e: JsonPayloadError, req: &HttpRequest) -> Error {
+    // No JSON at all is not a refusal: an `Option<Json<_>>` handler treats it as no body.
+    if matches!(e, JsonPayloadError::ContentType) {
+        return e.into();
+    }
     let (why, detail) = match &e {
         JsonPayloadError::OverflowKnownLength { .. } | JsonPayloadError::Overflow { .. } => (
             Refused::BodyTooLarge,

@@ -405,25 +405,20 @@ impl IntegrationService {
 
 #[async_trait]
 impl WebhookSecretSource for IntegrationService {
-    async fn webhook_secret(&self) -> Option<SecretString> {
+    async fn webhook_secret(&self) -> Result<Option<SecretString>, String> {
         // Checked first so a configured secret costs no store read per delivery.
         let configured = &self.config.greenhouse.webhook_secret;
         if !configured.expose_secret().is_empty() {
-            return Some(configured.clone());
+            return Ok(Some(configured.clone()));
         }
-        match self.stored().await {
-            Ok(s) => match self.effective_webhook_secret(&s) {
-                Ok(secret) => secret,
-                Err(e) => {
-                    tracing::error!(error = %e, "stored webhook secret cannot be opened");
-                    None
-                }
-            },
-            Err(e) => {
-                tracing::error!(error = %e, "cannot read integration settings");
-                None
-            }
-        }
+        let stored = self.stored().await.map_err(|e| {
+            tracing::error!(error = %e, "cannot read integration settings");
+            format!("the settings store is unavailable: {e}")
+        })?;
+        self.effective_webhook_secret(&stored).map_err(|e| {
+            tracing::error!(error = %e, "stored webhook secret cannot be opened");
+            "the stored webhook secret cannot be opened (was the data key changed?)".to_string()
+        })
     }
 }
 

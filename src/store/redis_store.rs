@@ -94,9 +94,16 @@ impl RedisStore {
         timeout: std::time::Duration,
     ) -> StoreResult<Self> {
         let client = Client::open(url)?;
+        // Reconnection after a dropped connection: the library's default backoff multiplies a 1 s
+        // delay by its factor (100) per attempt, up to 60 s, and every command waits for it, so a
+        // Redis restart froze the process for two minutes (seen in tests/chaos.rs). Short, bounded
+        // retries instead; callers retry on their own schedules after an error.
         let config = redis::aio::ConnectionManagerConfig::new()
             .set_connection_timeout(timeout)
-            .set_response_timeout(timeout);
+            .set_response_timeout(timeout)
+            .set_factor(2)
+            .set_max_delay(2_000)
+            .set_number_of_retries(3);
         // The manager's own timeouts cover the TCP connect and later commands, not the handshake
         // it sends first; a server that accepts and never answers would hold start-up forever.
         let con = tokio::time::timeout(

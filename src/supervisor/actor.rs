@@ -30,6 +30,8 @@ pub fn lease_name(interview_id: Id) -> String {
 }
 
 /// Why a bot is stopped when another replica took its interview over.
+/// Wait before subscribing to schedule changes again after the subscription failed or ended.
+const RESUBSCRIBE_AFTER: Duration = Duration::from_secs(5);
 const LOST_LEASE: &str = "another replica holds this interview's lease";
 
 /// Where the notes go once a call is over; `None` keeps transcripts only.
@@ -402,6 +404,22 @@ impl SupervisorActor {
         }));
     }
 
+    /// Listens for schedule changes (instant reactions to cancellations and new interviews); on
+    /// failure tries again later, the rescan covering the meantime.
+    fn subscribe(&mut self, ctx: &mut Context<Self>) {
+        let store = self.store.clone();
+        let sub = async move { store.subscribe_schedule().await };
+        ctx.spawn(sub.into_actor(self).map(|stream, _act, ctx| match stream {
+            Ok(s) => {
+                ctx.add_stream(s.map(ScheduleNotice));
+            }
+            Err(e) => {
+                tracing::warn!(error = %e, "supervisor: cannot subscribe to schedule changes; relying on the rescan and trying again");
+                ctx.run_later(RESUBSCRIBE_AFTER, |act, ctx| act.subscribe(ctx));
+            }
+        }));
+    }
+
     /// After a restart: calls that ended without notes get them now (the transcript is on disk).
     fn resume_notes(&mut self, ctx: &mut Context<Self>) {
         let Some(notes) = self.notes.clone() else {
@@ -618,14 +636,7 @@ impl Actor for SupervisorActor {
 
     fn started(&mut self, ctx: &mut Context<Self>) {
         tracing::info!(owner = %self.settings.owner, "supervisor started");
-        let store = self.store.clone();
-        let sub = async move { store.subscribe_schedule().await };
-        ctx.spawn(sub.into_actor(self).map(|stream, _act, ctx| match stream {
-            Ok(s) => {
-                ctx.add_stream(s.map(ScheduleNotice));
-            }
-            Err(e) => tracing::warn!(error = %e, "supervisor: cannot subscribe to schedule changes; relying on the rescan"),
-        }));
+        self.subscribe(ctx);
         self.rescan(ctx);
         self.resume_notes(ctx);
         ctx.run_interval(
@@ -650,8 +661,12 @@ impl StreamHandler<ScheduleNotice> for SupervisorActor {
         }
     }
 
-    fn finished(&mut self, _: &mut Context<Self>) {
-        tracing::warn!("supervisor: schedule notifications ended; relying on the rescan");
+    fn finished(&mut self, ctx: &mut Context<Self>) {
+        // The store connection behind them dropped (a Redis restart): the rescan covers the gap.
+        tracing::warn!(
+            "supervisor: schedule notifications ended; relying on the rescan and resubscribing"
+        );
+        ctx.run_later(RESUBSCRIBE_AFTER, |act, ctx| act.subscribe(ctx));
     }
 }
 

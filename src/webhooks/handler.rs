@@ -61,6 +61,8 @@ pub enum IngestError {
     BodyRead(String),
     #[error("no webhook secret is configured in Panelist; enter the secret set in Greenhouse")]
     SecretNotConfigured,
+    #[error("the webhook secret cannot be read now ({0}); retry later")]
+    SecretUnavailable(String),
     #[error(transparent)]
     Signature(#[from] SignatureError),
     #[error("body is not UTF-8")]
@@ -81,9 +83,9 @@ impl ResponseError for IngestError {
             | IngestError::NotUtf8
             | IngestError::TooDeep { .. }
             | IngestError::Parse(_) => StatusCode::BAD_REQUEST,
-            IngestError::SecretNotConfigured | IngestError::Store(_) => {
-                StatusCode::SERVICE_UNAVAILABLE
-            }
+            IngestError::SecretNotConfigured
+            | IngestError::SecretUnavailable(_)
+            | IngestError::Store(_) => StatusCode::SERVICE_UNAVAILABLE,
             IngestError::Signature(_) => StatusCode::UNAUTHORIZED,
         }
     }
@@ -278,6 +280,7 @@ async fn authenticate(
         .secret
         .webhook_secret()
         .await
+        .map_err(IngestError::SecretUnavailable)?
         .filter(|s| !s.expose_secret().is_empty())
         .ok_or(IngestError::SecretNotConfigured)?;
     let header = header.to_str().map_err(|_| SignatureError::Malformed)?;

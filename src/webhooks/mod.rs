@@ -30,8 +30,9 @@ use crate::domain::Id;
 #[async_trait]
 pub trait WebhookSecretSource: Send + Sync {
     /// The secret, or `None` when none is configured. The implementor decides precedence (the
-    /// environment wins over the stored settings); an empty secret counts as none.
-    async fn webhook_secret(&self) -> Option<SecretString>;
+    /// environment wins over the stored settings); an empty secret counts as none. An error (the
+    /// store is down) is a reason Greenhouse should retry, not a missing secret.
+    async fn webhook_secret(&self) -> Result<Option<SecretString>, String>;
 }
 
 /// Targeted refetches from Greenhouse, implemented by the sync module. Webhooks cannot tell
@@ -65,7 +66,7 @@ impl StaticSecret {
 
 #[async_trait]
 impl WebhookSecretSource for StaticSecret {
-    async fn webhook_secret(&self) -> Option<SecretString> {
-        Some(self.0.clone())
+    async fn webhook_secret(&self) -> Result<Option<SecretString>, String> {
+        Ok(Some(self.0.clone()))
     }
 }
