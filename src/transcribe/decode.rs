@@ -60,6 +60,9 @@ impl DecodedAudio {
     }
 }
 
+/// Sample rates a real recording has: telephone 8 kHz down to 1 kHz for margin, studio 384 kHz up.
+const SOURCE_RATES: std::ops::RangeInclusive<u32> = 1_000..=384_000;
+
 /// Decodes `path`. Blocking and CPU-heavy: call it from `spawn_blocking` in async code.
 pub fn decode_file(path: &Path) -> Result<DecodedAudio, DecodeError> {
     let io = |source| DecodeError::Io {
@@ -125,6 +128,18 @@ fn decode_source<R: MediaSource + 'static>(
         return Err(DecodeError::NoAudio {
             path: path.to_path_buf(),
             detail: None,
+        });
+    }
+    // A header can claim any rate; the resampler's work grows with the ratio, so a file claiming
+    // 1 GHz (found by fuzzing: docs/fuzzing.md) took minutes and gigabytes for 800 samples.
+    if !SOURCE_RATES.contains(&rate) {
+        return Err(DecodeError::Unsupported {
+            path: path.to_path_buf(),
+            detail: format!(
+                "a sample rate of {rate} Hz (audio files use {} to {} Hz)",
+                SOURCE_RATES.start(),
+                SOURCE_RATES.end()
+            ),
         });
     }
     let resampled = resample(&mono, rate, SAMPLE_RATE);
@@ -470,6 +485,15 @@ mod tests {
         let bytes = include_bytes!("../../tests/fixtures/fuzz/symphonia-adts-overflow.opus");
         let result = decode_bytes(Path::new("input.opus"), bytes.to_vec());
         assert!(result.is_err(), "{result:?}");
+    }
+
+    #[test]
+    fn a_file_claiming_an_absurd_sample_rate_is_refused_at_once() {
+        // Regression (docs/fuzzing.md, finding 5): a 1 KB WAV whose header says 1,090,527,040 Hz
+        // made the resampler take minutes and gigabytes.
+        let bytes = include_bytes!("../../tests/fixtures/fuzz/symphonia-wav-1ghz.wav");
+        let err = decode_bytes(Path::new("input.wav"), bytes.to_vec()).unwrap_err();
+        assert!(err.to_string().contains("1090527040 Hz"), "{err}");
     }
 
     fn tone(freq: f64, rate: u32, secs: f64) -> Vec<f32> {
