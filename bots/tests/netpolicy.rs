@@ -307,3 +307,32 @@ async fn a_redirect_to_a_disallowed_host_is_not_followed() {
     assert!(matches!(err, JoinError::Refused { status: 404 }), "{err:?}");
     assert_eq!(forbidden.connections(), 1);
 }
+
+#[tokio::test]
+async fn media_addresses_the_policy_refuses_are_never_used() {
+    // The signalling server is allowed (loopback), but its answer offers media only at the cloud
+    // metadata address and a private one: the bot must not send its ICE checks there.
+    let sdp = "v=0\r\no=- 1 2 IN IP4 127.0.0.1\r\ns=-\r\nt=0 0\r\n\
+m=audio 9 UDP/TLS/RTP/SAVPF 111\r\nc=IN IP4 0.0.0.0\r\n\
+a=candidate:1 1 udp 2130706431 169.254.169.254 3478 typ host\r\n\
+a=candidate:2 1 udp 2130706431 10.20.30.40 3478 typ host\r\n";
+    let response = format!(
+        "HTTP/1.1 201 Created\r\nContent-Type: application/sdp\r\nLocation: /whep/session/1\r\n\
+Content-Length: {}\r\nConnection: close\r\n\r\n{sdp}",
+        sdp.len()
+    );
+    let server = Server::start(response).await;
+    let err = join_error(
+        &whep(NetworkPolicy::loopback()),
+        &format!("http://127.0.0.1:{}/whep/x", server.port()),
+    )
+    .await;
+    let refused = refusal(&err);
+    match &refused.reason {
+        Refusal::Candidates(addresses) => {
+            assert_eq!(addresses.len(), 2, "{addresses:?}");
+            assert!(addresses[0].contains("169.254.169.254"), "{addresses:?}");
+        }
+        other => panic!("expected refused candidates, got {other:?}"),
+    }
+}

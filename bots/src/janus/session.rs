@@ -520,6 +520,12 @@ impl Ctx {
                 pc
             }
         };
+        let offer = crate::whep::media_within_policy(
+            &self.settings.policy,
+            self.target.api.host_str().unwrap_or_default(),
+            &offer,
+        )
+            .map_err(|e| lost(st, e, DisconnectReason::ConnectionLost))?;
         let answer = rtc::gathered_answer(&pc, offer, self.settings.gather_timeout)
             .await
             .map_err(|e| {

@@ -6,6 +6,7 @@
 //! resolves, or later re-resolves, to a private address is refused: DNS rebinding), and every redirect
 //! hop. `http::GuardedHttp` is the only client connectors use, and it does all three.
 
+pub mod candidates;
 pub mod http;
 pub mod ip;
 
@@ -14,6 +15,7 @@ use std::net::IpAddr;
 
 use url::{Host, Url};
 
+pub use candidates::FilteredSdp;
 pub use http::{refusal_in, GuardedHttp, Lookup, SystemLookup};
 pub use ip::IpClass;
 
@@ -226,6 +228,8 @@ pub enum Refusal {
     },
     /// A redirect chain longer than a real server needs.
     TooManyRedirects,
+    /// The media server offered only ICE candidates the policy refuses.
+    Candidates(Vec<String>),
 }
 
 impl fmt::Display for Refusal {
@@ -243,6 +247,11 @@ impl fmt::Display for Refusal {
                 )
             }
             Refusal::TooManyRedirects => f.write_str("too many redirects"),
+            Refusal::Candidates(refused) => write!(
+                f,
+                "every media address the server offered is refused: {}",
+                refused.join(", ")
+            ),
         }
     }
 }

@@ -179,7 +179,11 @@ impl WhepConnector {
 
         // From here on the server holds a session for us: any failure must DELETE it.
         let connected = async {
-            let answer = signal::parse_answer(&resource.answer)?;
+            let answer = signal::parse_answer(&media_within_policy(
+                &s.policy,
+                spec.url.host_str().unwrap_or_default(),
+                &resource.answer,
+            )?)?;
             pc.set_remote_description(answer)
                 .await
                 .map_err(|e| JoinError::BadAnswer(e.to_string()))?;
@@ -268,4 +272,24 @@ pub fn participant_of(track: &TrackRemote) -> TrackOwner {
 
 fn webrtc_error(e: webrtc::Error) -> JoinError {
     JoinError::WebRtc(e.to_string())
+}
+
+/// The server's SDP with the ICE candidates `policy` refuses taken out (each is logged); refused as a
+/// whole when none is left, since the bot's media could only go where it must not.
+pub(crate) fn media_within_policy(
+    policy: &crate::NetworkPolicy,
+    host: &str,
+    sdp: &str,
+) -> Result<String, JoinError> {
+    let filtered = policy.filter_candidates(sdp);
+    for why in &filtered.refused {
+        tracing::warn!(candidate = %why, "ignoring a media address the network policy refuses");
+    }
+    if filtered.kept == 0 && !filtered.refused.is_empty() {
+        return Err(JoinError::UrlNotAllowed(crate::netpolicy::UrlRefused::new(
+            host,
+            crate::netpolicy::Refusal::Candidates(filtered.refused),
+        )));
+    }
+    Ok(filtered.sdp)
 }
