@@ -525,7 +525,7 @@ impl Ctx {
             self.target.api.host_str().unwrap_or_default(),
             &offer,
         )
-            .map_err(|e| lost(st, e, DisconnectReason::ConnectionLost))?;
+        .map_err(|e| lost(st, e, DisconnectReason::ConnectionLost))?;
         let answer = rtc::gathered_answer(&pc, offer, self.settings.gather_timeout)
             .await
             .map_err(|e| {
