@@ -143,6 +143,13 @@ fn decode_source<R: MediaSource + 'static>(
         });
     }
     let resampled = resample(&mono, rate, SAMPLE_RATE);
+    // A handful of samples at a high rate can come out as none at 16 kHz (found by fuzzing).
+    if resampled.is_empty() {
+        return Err(DecodeError::NoAudio {
+            path: path.to_path_buf(),
+            detail: Some(format!("{} samples at {rate} Hz", mono.len())),
+        });
+    }
     Ok(DecodedAudio {
         samples: resampled.iter().map(|&s| to_i16(s)).collect(),
         source_rate: rate,
@@ -494,6 +501,17 @@ mod tests {
         let bytes = include_bytes!("../../tests/fixtures/fuzz/symphonia-wav-1ghz.wav");
         let err = decode_bytes(Path::new("input.wav"), bytes.to_vec()).unwrap_err();
         assert!(err.to_string().contains("1090527040 Hz"), "{err}");
+    }
+
+    #[test]
+    fn audio_too_short_to_resample_is_no_audio_not_an_empty_success() {
+        // Regression (docs/fuzzing.md, finding 6): a few samples at 65,509 Hz resample to none.
+        let bytes = include_bytes!("../../tests/fixtures/fuzz/wav-too-short-to-resample.wav");
+        let result = decode_bytes(Path::new("input.wav"), bytes.to_vec());
+        assert!(
+            matches!(result, Err(DecodeError::NoAudio { .. })),
+            "{result:?}"
+        );
     }
 
     fn tone(freq: f64, rate: u32, secs: f64) -> Vec<f32> {
