@@ -156,6 +156,34 @@ async fn assert_one_note_each(w: &World, ns: &[i64], limit: Duration) {
     }
 }
 
+/// Starts one replica with `env`, connects it to Greenhouse, schedules interviews `ns` to start in
+/// `starts_in` seconds, syncs, and waits until every bot is in its call.
+async fn replica_in_calls(
+    w: &World,
+    env: &[(String, String)],
+    ns: &[i64],
+    starts_in: i64,
+) -> Serve {
+    let mut serve = Serve::new("replica", env, &w.dir);
+    serve.start().await;
+    serve.connect_greenhouse(&w.fake).await;
+    let start = Utc::now() + chrono::Duration::seconds(starts_in);
+    for n in ns {
+        seed_interview(&w.fake, *n, w.room.whep_url().as_str(), start);
+    }
+    serve.sync().await;
+    wait_scheduled(&serve, &ids(ns)).await;
+    wait_bots(
+        &serve,
+        &ids(ns),
+        "in_call",
+        Duration::from_secs(60),
+        "joining",
+    )
+    .await;
+    serve
+}
+
 fn ids(ns: &[i64]) -> Vec<i64> {
     ns.iter().map(|n| 30_000 + n).collect()
 }
@@ -182,24 +210,8 @@ async fn redis_restart_while_bots_run_and_webhooks_arrive() {
     let mut env = w.env.clone();
     set(&mut env, "PANELIST__STORE__REDIS_URL", &redis.url());
     set(&mut env, "PANELIST__STORE__REDIS_TIMEOUT_MS", "1000");
-    let mut serve = Serve::new("replica", &env, &w.dir);
-    serve.start().await;
-    serve.connect_greenhouse(&w.fake).await;
     let ns = [0, 1, 2];
-    let start = Utc::now() + chrono::Duration::seconds(6);
-    for n in ns {
-        seed_interview(&w.fake, n, w.room.whep_url().as_str(), start);
-    }
-    serve.sync().await;
-    wait_scheduled(&serve, &ids(&ns)).await;
-    wait_bots(
-        &serve,
-        &ids(&ns),
-        "in_call",
-        Duration::from_secs(60),
-        "joining",
-    )
-    .await;
+    let mut serve = replica_in_calls(&w, &env, &ns, 6).await;
 
     // Webhooks every 300 ms, each retried until accepted, across the outage.
     let deliveries = 20;
@@ -298,23 +310,7 @@ async fn greenhouse_429_and_500_storm_then_recovery() {
     let mut env = w.env.clone();
     set(&mut env, "PANELIST__SYNC__ENABLED", "true");
     set(&mut env, "PANELIST__SYNC__INTERVAL_SECS", "10");
-    let mut serve = Serve::new("replica", &env, &w.dir);
-    serve.start().await;
-    serve.connect_greenhouse(&w.fake).await;
-    let start = Utc::now() + chrono::Duration::seconds(6);
-    for n in [0, 1] {
-        seed_interview(&w.fake, n, w.room.whep_url().as_str(), start);
-    }
-    serve.sync().await;
-    wait_scheduled(&serve, &ids(&[0, 1])).await;
-    wait_bots(
-        &serve,
-        &ids(&[0, 1]),
-        "in_call",
-        Duration::from_secs(60),
-        "joining",
-    )
-    .await;
+    let mut serve = replica_in_calls(&w, &env, &[0, 1], 6).await;
 
     let storm = storm_secs();
     eprintln!("storm: {storm} s of 429 then 500");
@@ -372,25 +368,7 @@ async fn packet_loss_then_a_cut_session_is_concealed_rejoined_and_recorded() {
     // rules of the other scenarios would race it.
     set(&mut env, "PANELIST__BOTS__LEAVE__ALONE_SECS", "30");
     set(&mut env, "PANELIST__BOTS__LEAVE__SILENCE_SECS", "60");
-    let mut serve = Serve::new("replica", &env, &w.dir);
-    serve.start().await;
-    serve.connect_greenhouse(&w.fake).await;
-    seed_interview(
-        &w.fake,
-        0,
-        w.room.whep_url().as_str(),
-        Utc::now() + chrono::Duration::seconds(5),
-    );
-    serve.sync().await;
-    wait_scheduled(&serve, &ids(&[0])).await;
-    wait_bots(
-        &serve,
-        &ids(&[0]),
-        "in_call",
-        Duration::from_secs(60),
-        "joining",
-    )
-    .await;
+    let mut serve = replica_in_calls(&w, &env, &[0], 5).await;
     tokio::time::sleep(Duration::from_secs(10)).await;
     assert_eq!(w.room.cut_all().await, 1);
     eprintln!("session cut");
@@ -473,24 +451,8 @@ async fn kill9_at_random_moments_still_gives_one_note_per_interview() {
     let w = world("kill9", 30, None).await;
     let mut env = w.env.clone();
     set(&mut env, "PANELIST__BOTS__LEASE_SECS", "5");
-    let mut serve = Serve::new("replica", &env, &w.dir);
-    serve.start().await;
-    serve.connect_greenhouse(&w.fake).await;
     let ns = [0, 1];
-    let start = Utc::now() + chrono::Duration::seconds(5);
-    for n in ns {
-        seed_interview(&w.fake, n, w.room.whep_url().as_str(), start);
-    }
-    serve.sync().await;
-    wait_scheduled(&serve, &ids(&ns)).await;
-    wait_bots(
-        &serve,
-        &ids(&ns),
-        "in_call",
-        Duration::from_secs(60),
-        "joining",
-    )
-    .await;
+    let mut serve = replica_in_calls(&w, &env, &ns, 5).await;
 
     // Three kills spread over the calls (30 s) and the notes after them.
     for k in 0..3 {
