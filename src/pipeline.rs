@@ -14,7 +14,7 @@ use crate::notes::{self, PipelineOptions, SummarizerActor};
 use crate::poster::{GreenhouseAccess, GreenhousePosterActor, Poster};
 use crate::startup::Core;
 use crate::supervisor::{self, NotesLink, Recipients, SupervisorActor, SupervisorSettings};
-use crate::transcribe::{self, TranscriberActor, TranscriptFiles};
+use crate::transcribe::{self, TranscriberActor};
 
 /// The running pipeline; `supervisor` is `None` when bots are off (and the log said why).
 pub struct Pipeline {
@@ -80,7 +80,7 @@ pub async fn start(core: &Core, registry: Arc<ConnectorRegistry>) -> Pipeline {
             return pipeline;
         }
     };
-    let files = TranscriptFiles::new(&settings.data_dir);
+    let files = core.transcripts();
     let summarizer = match notes::build_engine(settings) {
         Ok(engine) => Some(
             SummarizerActor::new(
@@ -115,6 +115,11 @@ pub async fn start(core: &Core, registry: Arc<ConnectorRegistry>) -> Pipeline {
             owner: replica,
             data_dir: settings.data_dir.clone(),
             consent: settings.consent.policy,
+            notice_voice: settings
+                .consent
+                .spoken_notice
+                .then(|| settings.consent.notice_voice.clone()),
+            record_key: core.at_rest_key().map(|k| k.recording_key()),
         },
         core.store.clone(),
         registry,

@@ -22,9 +22,26 @@ pub struct Core {
     pub store: DynStore,
     pub integration: IntegrationService,
     pub syncer: Arc<Syncer>,
+    /// Seals secrets, and recordings and transcripts when `privacy.encrypt_at_rest` is on.
+    pub key: DataKey,
 }
 
 impl Core {
+    /// The key recordings and transcripts are sealed with; `None` when `privacy.encrypt_at_rest`
+    /// is off.
+    pub fn at_rest_key(&self) -> Option<DataKey> {
+        self.settings
+            .privacy
+            .encrypt_at_rest
+            .then(|| self.key.clone())
+    }
+
+    /// The transcript files, sealed as configured.
+    pub fn transcripts(&self) -> crate::transcribe::TranscriptFiles {
+        crate::transcribe::TranscriptFiles::new(&self.settings.data_dir)
+            .with_key(self.at_rest_key())
+    }
+
     pub async fn build(settings: Settings) -> anyhow::Result<Core> {
         let settings = Arc::new(settings);
         crate::transcribe::warn_if_unavailable(&settings);
@@ -33,8 +50,12 @@ impl Core {
         let store = store::open(&settings.store, &settings.data_dir)
             .await
             .context("cannot open the store")?;
-        let key = DataKey::load_or_create(&settings.security.encryption_key, &settings.data_dir)?;
-        let integration = IntegrationService::new(store.clone(), key, settings.clone());
+        let key = DataKey::load_with_previous(
+            &settings.security.encryption_key,
+            &settings.security.previous_encryption_keys,
+            &settings.data_dir,
+        )?;
+        let integration = IntegrationService::new(store.clone(), key.clone(), settings.clone());
         let syncer = Arc::new(Syncer::new(
             store.clone(),
             integration.clone(),
@@ -45,6 +66,7 @@ impl Core {
             store,
             integration,
             syncer,
+            key,
         })
     }
 }
@@ -162,7 +184,8 @@ impl Application {
             supervisor: pipeline.supervisor.clone(),
             transcriber: pipeline.transcriber.clone(),
             poster: pipeline.poster.clone(),
-            transcripts: crate::transcribe::TranscriptFiles::new(&settings.data_dir),
+            transcripts: core.transcripts(),
+            recording_keys: core.key.recording_keys(),
             settings: settings.clone(),
             users: crate::auth::Users::new(core.store.clone()),
             sessions: crate::auth::Sessions::new(

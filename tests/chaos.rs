@@ -420,17 +420,18 @@ async fn packet_loss_then_a_cut_session_is_concealed_rejoined_and_recorded() {
     );
     assert_eq!(second["finished"], true, "{second}");
     // The transcript goes on after the cut: segments on the call clock past the first session.
-    let transcript =
-        std::fs::read_to_string(serve.data_dir.join("transcripts").join("30000.jsonl")).unwrap();
+    // Sealed at rest with the key `serve` generated into its data directory.
+    let key = panelist::settings::DataKey::load_or_create(&"".to_owned().into(), &serve.data_dir)
+        .unwrap();
+    let transcript = panelist::transcribe::TranscriptFiles::new(&serve.data_dir)
+        .with_key(Some(key))
+        .load("30000")
+        .unwrap();
     let first_secs = recorded_ms(&first) as f64 / 1000.0;
-    let after_cut = transcript
-        .lines()
-        .filter_map(|l| serde_json::from_str::<Value>(l).ok())
-        .filter(|s| s["start"].as_f64().unwrap_or(0.0) >= first_secs)
-        .count();
+    let after_cut = transcript.iter().filter(|s| s.start >= first_secs).count();
     assert!(
         after_cut > 0,
-        "nothing transcribed after the rejoin:\n{transcript}"
+        "nothing transcribed after the rejoin:\n{transcript:?}"
     );
     serve.stop();
     w.room.shutdown().await;

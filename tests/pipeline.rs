@@ -20,7 +20,6 @@ use panelist::fake_greenhouse::FakeConfig;
 use panelist::models::ModelName;
 use panelist::store::StoreExt;
 use panelist::supervisor::BotState;
-use panelist::transcribe::TranscriptFiles;
 use panelist_bots::room::{AudioSource, RoomConfig, RoomHandle, RoomParticipant, TestRoom};
 use reqwest::Method;
 use serde_json::{json, Value};
@@ -110,6 +109,21 @@ async fn app_with_bots(backend: Backend, chat: &FakeChat, extra: &[(&str, &str)]
         verified.text().await.unwrap()
     );
     app
+}
+
+/// Every track file of an interview's recordings, all attempts.
+fn recorded_tracks(data_dir: &std::path::Path, id: i64) -> Vec<std::path::PathBuf> {
+    let mut out = Vec::new();
+    let root = data_dir.join("recordings").join(id.to_string());
+    for attempt in std::fs::read_dir(root).unwrap().flatten() {
+        for f in std::fs::read_dir(attempt.path()).unwrap().flatten() {
+            if f.file_name() != "manifest.json" {
+                out.push(f.path());
+            }
+        }
+    }
+    out.sort();
+    out
 }
 
 /// The candidate and application an interview belongs to, in the fake Greenhouse.
@@ -229,9 +243,7 @@ async fn a_scheduled_interview_gets_one_bot_and_its_notes_land_in_greenhouse() {
     assert!(latency.abs() < 10_000, "joined {latency} ms from the start");
 
     // The transcript names each speaker as Greenhouse does.
-    let segments = TranscriptFiles::new(&app.settings.data_dir)
-        .load(&id.to_string())
-        .unwrap();
+    let segments = app.transcripts().load(&id.to_string()).unwrap();
     assert!(segments.len() >= 5, "{segments:?}");
     for s in &segments {
         assert!(
@@ -241,6 +253,52 @@ async fn a_scheduled_interview_gets_one_bot_and_its_notes_land_in_greenhouse() {
     }
     // One bot joined: the room saw one session.
     assert_eq!(room.stats().created, 1, "{:?}", room.stats());
+    // WHEP is receive-only: the record says no spoken notice was given, and why.
+    let notice = run.notice.clone().expect("no notice outcome recorded");
+    assert!(
+        !notice.given && notice.detail.contains("receive-only"),
+        "{notice:?}"
+    );
+
+    // At rest, neither the transcript nor the recording can be read without the key.
+    let raw = std::fs::read_to_string(app.transcripts().path(&id.to_string())).unwrap();
+    assert!(
+        !raw.contains("Sarah Lindqvist") && !raw.contains(&segments[0].text),
+        "plain words in the transcript file:\n{raw}"
+    );
+    let tracks = recorded_tracks(app.data_dir.path(), id);
+    assert_eq!(tracks.len(), 2, "{tracks:?}");
+    for track in &tracks {
+        assert!(
+            track.to_string_lossy().ends_with(".opus.sealed"),
+            "{}",
+            track.display()
+        );
+        let bytes = std::fs::read(track).unwrap();
+        assert!(
+            !bytes.windows(4).any(|w| w == b"OggS"),
+            "an Ogg page in the clear"
+        );
+        assert!(!bytes.windows(5).any(|w| w == b"Sarah" || w == b"Okafo"));
+        let without_key = panelist::transcribe::decode::decode_file(track).unwrap_err();
+        assert!(
+            without_key.to_string().contains("encrypted at rest"),
+            "{without_key}"
+        );
+        let wrong = panelist::settings::DataKey::from_bytes(&[9u8; 32]).unwrap();
+        assert!(panelist::transcribe::decode::decode_file_with_keys(
+            track,
+            &wrong.recording_keys()
+        )
+        .is_err());
+        let opened = panelist::transcribe::decode::decode_file_with_keys(
+            track,
+            &app.data_key().recording_keys(),
+        )
+        .unwrap();
+        assert!(opened.duration_secs() > 5.0, "{}", opened.duration_secs());
+        assert!(opened.speaker.is_some(), "the track names its speaker");
+    }
 
     // Operators see the same through the API and the metrics.
     let bots: Value = app

@@ -20,7 +20,7 @@ pub mod whep;
 
 pub use call::{
     BearerToken, CallConnector, CallEvent, CallSession, DisconnectReason, JoinError, JoinSpec,
-    ParticipantId, ParticipantStats, PcmFrame,
+    NoticeOutcome, ParticipantId, ParticipantStats, PcmFrame,
 };
 pub use netpolicy::{NetworkPolicy, UrlRefused};
 pub use registry::ConnectorRegistry;

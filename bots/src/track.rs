@@ -321,8 +321,9 @@ pub async fn finish_recording(recorder: Option<CallRecorder>) {
 pub fn start_recording(
     dir: Option<&std::path::Path>,
     settings: crate::recorder::RecorderSettings,
+    key: Option<crate::recorder::RecordingKey>,
 ) -> Option<CallRecorder> {
-    match CallRecorder::start(dir?, settings) {
+    match CallRecorder::start(dir?, settings, key) {
         Ok(r) => Some(r),
         Err(e) => {
             tracing::error!(error = %e, "recording disabled for this call");

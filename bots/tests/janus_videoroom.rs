@@ -20,7 +20,9 @@ use panelist_bots::recorder::CallManifest;
 use panelist_bots::room::{encode_pcm, read_wav, EncodedAudio};
 use panelist_bots::rtc::NetworkSettings;
 use panelist_bots::whep::{WhepConnector, WhepSettings};
-use panelist_bots::{ConnectorRegistry, DisconnectReason, JoinError, JoinSpec, ParticipantId};
+use panelist_bots::{
+    ConnectorRegistry, DisconnectReason, JoinError, JoinSpec, NoticeOutcome, ParticipantId,
+};
 use serde_json::json;
 
 const ROOM: u64 = 1234;
@@ -225,6 +227,102 @@ async fn publishers_are_named_heard_and_one_leaving_is_noticed() {
         .collect();
     names.sort_unstable();
     assert_eq!(names, ["John Locke", "Kate Austen (Interviewer)"]);
+    kate.leave().await;
+}
+
+#[test]
+fn janus_the_bot_speaks_its_notice_and_a_participant_hears_it() {
+    in_netns(
+        "janus_the_bot_speaks_its_notice_and_a_participant_hears_it",
+        || runtime().block_on(the_bot_speaks_its_notice_and_a_participant_hears_it()),
+    );
+}
+
+/// The consent notice: the bot publishes it once into the room, where a participant hears it under
+/// the bot's name, as spoken; the bot reports it delivered and does not record its own voice.
+async fn the_bot_speaks_its_notice_and_a_participant_hears_it() {
+    let lab = Lab::start().await;
+    let (kate_wav, john_wav) = speech();
+    // Someone in the room already, as in an interview the bot joins on time.
+    let kate = lab
+        .publisher(
+            ROOM,
+            "Kate Austen (Interviewer)",
+            Arc::new(encode_pcm(&read_wav(&kate_wav).unwrap()).unwrap()),
+        )
+        .await;
+    // The participant who must hear the notice: a second client, subscribed to everyone.
+    let connector = lab.connector();
+    let mut listener_url = lab.janus.room_url(ROOM);
+    listener_url
+        .query_pairs_mut()
+        .append_pair("display", "Listener");
+    let mut listener = join_url(&connector, listener_url).await.unwrap();
+
+    // Four seconds of speech stand in for the synthesised notice (the orchestrator's espeak-ng
+    // voice is tested on its own): correlation can then tell it from anything else.
+    let notice = read_wav(&john_wav).unwrap()[..48_000 * 4].to_vec();
+    let mut spec = JoinSpec::new(lab.janus.room_url(ROOM));
+    spec.notice = Some(Arc::new(encode_pcm(&notice).unwrap()));
+    let mut bot = {
+        use panelist_bots::CallConnector;
+        connector.join(spec).await.unwrap()
+    };
+
+    let mut heard = Heard::default();
+    let notetaker = |h: &Heard| {
+        h.joined
+            .iter()
+            .find(|(_, name)| name.as_str() == "Panelist Notetaker")
+            .map(|(id, _)| id.clone())
+    };
+    let complete = listen(&mut listener, &mut heard, Duration::from_secs(20), |h| {
+        notetaker(h).is_some_and(|id| h.left.contains(&id))
+    })
+    .await;
+    let speaker = notetaker(&heard).expect("the listener never saw the bot's notice publisher");
+    assert!(
+        complete,
+        "the notice publisher never left: {:?}",
+        heard.order
+    );
+    let got = heard.pcm(&speaker.0);
+    let want = to_16k(&notice);
+    let (ncc, lag) = best_ncc_wide(&got, &want, 32_000);
+    println!(
+        "notice heard: {:.2}s of {:.2}s, ncc {ncc:.3} at lag {lag}",
+        got.len() as f64 / 16_000.0,
+        want.len() as f64 / 16_000.0
+    );
+    assert!(
+        ncc > 0.6,
+        "the notice heard is not the notice: ncc {ncc:.3}"
+    );
+    // All of it, from its first word (the publisher waits for subscribers before speaking).
+    let heard_s = got.len() as f64 / 16_000.0;
+    assert!((3.9..4.6).contains(&heard_s), "heard {heard_s:.2}s");
+
+    let mut own = Heard::default();
+    let reported = listen(&mut bot, &mut own, Duration::from_secs(10), |h| {
+        !h.notices.is_empty()
+    })
+    .await;
+    assert!(reported, "the bot never reported its notice");
+    match own.notices.as_slice() {
+        [NoticeOutcome::Delivered { duration, speaker }] => {
+            assert_eq!(speaker, "Panelist Notetaker");
+            assert!((3.9..4.1).contains(&duration.as_secs_f64()), "{duration:?}");
+        }
+        other => panic!("{other:?}"),
+    }
+    // The bot hears Kate and the listener's nothing, never itself.
+    assert!(
+        own.joined.values().all(|n| n != "Panelist Notetaker"),
+        "the bot recorded its own notice: {:?}",
+        own.joined
+    );
+    bot.leave().await.unwrap();
+    listener.leave().await.unwrap();
     kate.leave().await;
 }
 

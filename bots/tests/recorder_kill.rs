@@ -26,7 +26,7 @@ fn writer_process() {
     let Some(dir) = std::env::var_os(CHILD_ENV) else {
         return;
     };
-    let rec = CallRecorder::start(&PathBuf::from(dir), RecorderSettings::default()).unwrap();
+    let rec = CallRecorder::start(&PathBuf::from(dir), RecorderSettings::default(), None).unwrap();
     let h = rec.handle();
     let mut enc =
         opus::Encoder::new(48_000, opus::Channels::Mono, opus::Application::Voip).unwrap();

@@ -13,7 +13,7 @@ use panelist_bots::room::{read_wav, AudioSource, RoomConfig, RoomParticipant, Te
 use panelist_bots::whep::{WhepConnector, WhepSettings};
 use panelist_bots::{
     BearerToken, CallConnector, ConnectorRegistry, DisconnectReason, JoinError, JoinSpec,
-    ParticipantId,
+    NoticeOutcome, ParticipantId,
 };
 use std::sync::Arc;
 
@@ -150,6 +150,10 @@ async fn leave_sends_delete_with_the_bearer_token() {
 
     let mut spec = JoinSpec::new(room.whep_url());
     spec.bearer_token = Some(BearerToken::new("s3cret"));
+    // WHEP is receive-only: a notice asked for is reported as not given, and the call goes on.
+    spec.notice = Some(Arc::new(
+        panelist_bots::room::encode_pcm(&tone(300.0, 1.0)).unwrap(),
+    ));
     let mut session = connector().join(spec).await.unwrap();
     let mut heard = Heard::default();
     assert!(
@@ -158,6 +162,11 @@ async fn leave_sends_delete_with_the_bearer_token() {
             .len()
             > 16_000)
         .await
+    );
+    assert!(
+        matches!(heard.notices.as_slice(), [NoticeOutcome::Unsupported(why)] if why.contains("receive-only")),
+        "{:?}",
+        heard.notices
     );
     session.leave().await.unwrap();
     assert!(

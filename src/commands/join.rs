@@ -15,9 +15,11 @@ use crate::cli::JoinArgs;
 use crate::config::Settings;
 use crate::poster::{GreenhouseAccess, Poster};
 use crate::startup::Core;
-use crate::supervisor::bot::{BotActor, BotDeps, BotFinished, BotInCall, BotOutcome, BotSpec};
+use crate::supervisor::bot::{
+    BotActor, BotDeps, BotFinished, BotInCall, BotOutcome, BotSpec, NoticePlan,
+};
 use crate::supervisor::{leave_rules, BotRun};
-use crate::transcribe::{self, CallEnded, TranscriberActor, TranscriptFiles, TranscriptReady};
+use crate::transcribe::{self, CallEnded, TranscriberActor, TranscriptReady};
 
 /// Collects what the bot and the transcriber report, for the command to wait on.
 struct Reports {
@@ -93,7 +95,7 @@ pub async fn join(mut settings: Settings, args: JoinArgs) -> anyhow::Result<()> 
         ready: ready_tx,
     }
     .start();
-    let files = TranscriptFiles::new(&settings.data_dir);
+    let files = core.transcripts();
     let transcriber = TranscriberActor::new(engine, &settings.transcription, files.clone())
         .with_listener(reports.clone().recipient())
         .start();
@@ -106,6 +108,17 @@ pub async fn join(mut settings: Settings, args: JoinArgs) -> anyhow::Result<()> 
         audio: transcriber.clone().recipient(),
         speech: transcriber.clone().recipient(),
         rules: rules_rx,
+        voice: settings.consent.spoken_notice.then(|| {
+            Arc::new(crate::consent::NoticeVoice::new(
+                &settings.consent.notice_voice,
+            ))
+        }),
+        record_key: core.at_rest_key().map(|k| k.recording_key()),
+    };
+    // The notice text saved in Settings → Bots, as the supervisor's bots speak it.
+    let notice = match crate::supervisor::BotPreferences::load(&core.store).await? {
+        Some(p) => p.consent_notice.trim().to_owned(),
+        None => crate::supervisor::preferences::DEFAULT_NOTICE.to_owned(),
     };
     let spec = BotSpec {
         interview_id,
@@ -121,6 +134,11 @@ pub async fn join(mut settings: Settings, args: JoinArgs) -> anyhow::Result<()> 
         }),
         clock_offset: Duration::ZERO,
         join_timeout: Duration::from_secs(settings.bots.join_timeout_secs),
+        notice: if notice.is_empty() {
+            NoticePlan::Off("the consent notice is empty (Settings → Bots)")
+        } else {
+            NoticePlan::Speak(notice)
+        },
     };
     let owner = crate::supervisor::replica_id(&settings.bots.replica_id);
     let run = BotRun::new(interview_id, &owner, Utc::now());
@@ -197,7 +215,7 @@ async fn write_note(core: &Core, id: i64, key: i64) -> anyhow::Result<()> {
         return Ok(());
     };
     let engine = crate::notes::build_engine(settings)?;
-    let segments = TranscriptFiles::new(&settings.data_dir).load(&key.to_string())?;
+    let segments = core.transcripts().load(&key.to_string())?;
     let turns = crate::notes::transcript::from_segments(&segments);
     let (text, _) = crate::notes::summarize_turns(
         engine,

@@ -114,9 +114,21 @@ pub async fn transcribe_file(
     apply_overrides(&mut settings, model, model_dir);
     let started = Instant::now();
     // Decode first: a bad file is reported without waiting for a model to load.
+    // A recording sealed at rest opens with the configured data key (or one it replaced).
+    let keys = if decode::is_sealed_file(&path) {
+        crate::settings::DataKey::load_with_previous(
+            &settings.security.encryption_key,
+            &settings.security.previous_encryption_keys,
+            &settings.data_dir,
+        )
+        .context("the file is a recording encrypted at rest, and the data key cannot be loaded")?
+        .recording_keys()
+    } else {
+        Vec::new()
+    };
     let audio = {
         let path = path.clone();
-        tokio::task::spawn_blocking(move || decode::decode_file(&path))
+        tokio::task::spawn_blocking(move || decode::decode_file_with_keys(&path, &keys))
             .await
             .context("the decoder panicked")??
     };

@@ -139,6 +139,9 @@ pub struct WebhookSettings {
 #[derive(Debug, Clone, Deserialize)]
 pub struct SecuritySettings {
     pub encryption_key: SecretString,
+    /// Keys a rotation retired: they open what they sealed, and seal nothing new.
+    #[serde(default)]
+    pub previous_encryption_keys: Vec<SecretString>,
 }
 
 /// `[transcription]`: speech to text (src/transcribe), and where models live (src/models).
@@ -275,6 +278,10 @@ impl BotNetworkSettings {
 #[derive(Debug, Clone, Deserialize)]
 pub struct ConsentConfig {
     pub policy: crate::consent::ConsentPolicy,
+    /// Whether bots speak the consent notice into calls whose platform lets them publish audio.
+    pub spoken_notice: bool,
+    /// The espeak-ng voice that speaks it.
+    pub notice_voice: String,
 }
 
 #[derive(Debug, Clone, Deserialize)]
@@ -284,6 +291,8 @@ pub struct PrivacySettings {
     pub notes_days: u64,
     pub delete_recordings_after_transcript: bool,
     pub sweep_interval_secs: u64,
+    /// Seal recordings and transcripts on disk with `security.encryption_key` (AES-256-GCM).
+    pub encrypt_at_rest: bool,
 }
 
 #[derive(Debug, Clone, Deserialize)]

@@ -7,7 +7,9 @@
 mod links;
 mod policy;
 mod records;
+mod voice;
 
 pub use links::ConsentLinks;
 pub use policy::{decide, ConsentPolicy, ConsentSettings, Decision};
 pub use records::{ConsentDecision, ConsentRecord, Consents};
+pub use voice::{NoticeVoice, VoiceError};

@@ -137,6 +137,13 @@ async fn bot_timeline(state: &AppState, id: Id) -> Markup {
             (run.figures.frames_lost) " lost"
             @if let Some(ms) = run.figures.join_latency_ms { " · joined " (format!("{:+.1}", ms as f64 / 1000.0)) " s from the start time" }
         }
+        @if let Some(n) = &run.notice {
+            p.notice {
+                "In-call notice: "
+                @if n.given { span.badge.ok { "given" } } @else { span.badge.warn { "not given" } }
+                " " span.small { (n.detail) } " " span.small.muted { (when_precise(n.at)) }
+            }
+        }
         ol.timeline {
             @for c in &run.timeline {
                 li { (when_precise(c.at)) " " (badge(c.state.as_str())) @if let Some(d) = &c.detail { " " span.small { (d) } } }
@@ -404,14 +411,33 @@ pub async fn recording(
         .join(attempt.to_string())
         .join(&file);
     tracing::info!(user = %who.name(), interview_id = id, "recording played");
-    match actix_files::NamedFile::open_async(&full).await {
-        Ok(f) => f
-            .set_content_type(
-                "audio/ogg"
-                    .parse()
-                    .unwrap_or(mime::APPLICATION_OCTET_STREAM),
-            )
-            .into_response(&req),
-        Err(_) => HttpResponse::NotFound().body("The recording file is gone."),
+    let audio_ogg = "audio/ogg"
+        .parse()
+        .unwrap_or(mime::APPLICATION_OCTET_STREAM);
+    if !file.ends_with(panelist_bots::recorder::SEALED_SUFFIX) {
+        return match actix_files::NamedFile::open_async(&full).await {
+            Ok(f) => f.set_content_type(audio_ogg).into_response(&req),
+            Err(_) => HttpResponse::NotFound().body("The recording file is gone."),
+        };
+    }
+    // Sealed at rest: opened in memory for this response only (a track is a few MB per hour).
+    let keys = state.recording_keys.clone();
+    let opened = web::block(move || {
+        std::fs::read(&full)
+            .map_err(|e| e.to_string())
+            .and_then(|b| {
+                panelist_bots::recorder::sealed::unseal(&b, &keys).map_err(|e| e.to_string())
+            })
+    })
+    .await;
+    match opened {
+        Ok(Ok(plain)) => HttpResponse::Ok().content_type("audio/ogg").body(plain),
+        Ok(Err(e)) => {
+            tracing::error!(interview_id = id, error = %e, "cannot open a sealed recording");
+            HttpResponse::InternalServerError().body(format!("The recording cannot be opened: {e}"))
+        }
+        Err(_) => {
+            HttpResponse::InternalServerError().body("The recording cannot be read right now.")
+        }
     }
 }

@@ -144,6 +144,14 @@ pub async fn board(state: &AppState) -> Markup {
                         meter.level min="0" max="100" low="10" value=(pct) aria-label="Audio level" title={(format!("{level:.0}")) " dBFS"} { (pct) "%" }
                         @if run.figures.silent { span.badge.warn { "in the call but hearing nothing" } }
                     }
+                    dt.muted { "In-call notice" }
+                    dd {
+                        @match &run.notice {
+                            Some(n) if n.given => { "given" }
+                            Some(n) => { span.badge.warn title=(n.detail) { "not given" } " " span.muted { (n.detail) } }
+                            None => { "—" }
+                        }
+                    }
                     dt.muted { "Transcript lag" }
                     dd { @match lag { Some(ms) => { (format!("{:.1} s", ms as f64 / 1000.0)) }, None => { "caught up" } } }
                 }

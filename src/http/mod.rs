@@ -23,6 +23,8 @@ pub struct AppState {
     /// `None` when bots are off on this replica.
     pub supervisor: Option<actix::Addr<crate::supervisor::SupervisorActor>>,
     pub transcripts: crate::transcribe::TranscriptFiles,
+    /// Opens sealed recordings for playback (current key first, then retired ones).
+    pub recording_keys: Vec<panelist_bots::recorder::RecordingKey>,
     pub transcriber: Option<actix::Addr<crate::transcribe::TranscriberActor>>,
     pub poster: actix::Addr<crate::poster::GreenhousePosterActor>,
     pub settings: std::sync::Arc<crate::config::Settings>,

@@ -7,6 +7,7 @@ use aes_gcm::aead::{Aead, KeyInit};
 use aes_gcm::{Aes256Gcm, Nonce};
 use base64::engine::general_purpose::STANDARD as B64;
 use base64::Engine;
+use panelist_bots::recorder::RecordingKey;
 use rand::RngCore;
 use secrecy::{ExposeSecret, SecretString};
 
@@ -30,31 +31,62 @@ pub enum CryptoError {
     Open,
 }
 
-/// The data-encryption key. `Debug` never shows it.
+/// One key: the cipher for sealed values and transcripts, and the same bytes as the recorder's key.
+#[derive(Clone)]
+struct KeyMaterial {
+    cipher: Aes256Gcm,
+    recording: RecordingKey,
+}
+
+impl KeyMaterial {
+    fn from_bytes(bytes: &[u8]) -> Result<Self, CryptoError> {
+        let raw: &[u8; 32] = bytes.try_into().map_err(|_| CryptoError::BadKey)?;
+        Ok(KeyMaterial {
+            cipher: Aes256Gcm::new_from_slice(raw).map_err(|_| CryptoError::BadKey)?,
+            recording: RecordingKey::new(raw),
+        })
+    }
+
+    fn from_base64(text: &str) -> Result<Self, CryptoError> {
+        Self::from_bytes(&B64.decode(text.trim()).map_err(|_| CryptoError::BadKey)?)
+    }
+}
+
+/// The data-encryption key, with the keys it replaced (kept to read what they sealed). New data is
+/// always sealed with the current key. `Debug` never shows any of them.
 #[derive(Clone)]
 pub struct DataKey {
-    cipher: Aes256Gcm,
+    current: KeyMaterial,
+    previous: Vec<KeyMaterial>,
 }
 
 impl std::fmt::Debug for DataKey {
     fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
-        f.write_str("DataKey(..)")
+        write!(
+            f,
+            "DataKey({}, {} previous)",
+            self.current.recording.id_hex(),
+            self.previous.len()
+        )
     }
 }
 
 impl DataKey {
     pub fn from_bytes(bytes: &[u8]) -> Result<Self, CryptoError> {
-        Aes256Gcm::new_from_slice(bytes)
-            .map(|cipher| DataKey { cipher })
-            .map_err(|_| CryptoError::BadKey)
+        Ok(DataKey {
+            current: KeyMaterial::from_bytes(bytes)?,
+            previous: Vec::new(),
+        })
     }
 
     /// The configured key if there is one, else `{data_dir}/data.key`, created on first use.
     pub fn load_or_create(configured: &SecretString, data_dir: &Path) -> Result<Self, CryptoError> {
         let configured = configured.expose_secret().trim();
         if !configured.is_empty() {
-            let bytes = B64.decode(configured).map_err(|_| CryptoError::BadKey)?;
-            return Self::from_bytes(&bytes);
+            return Ok(DataKey {
+                current: KeyMaterial::from_base64(configured)?,
+                previous: Vec::new(),
+            });
         }
         let path = data_dir.join(KEY_FILE);
         let io = |source| CryptoError::KeyFile {
@@ -63,8 +95,7 @@ impl DataKey {
         };
         match std::fs::read_to_string(&path) {
             Ok(text) => {
-                let bytes = B64.decode(text.trim()).map_err(|_| CryptoError::BadKey)?;
-                Self::from_bytes(&bytes)
+                Self::from_bytes(&B64.decode(text.trim()).map_err(|_| CryptoError::BadKey)?)
             }
             Err(e) if e.kind() == std::io::ErrorKind::NotFound => {
                 std::fs::create_dir_all(data_dir).map_err(io)?;
@@ -77,11 +108,29 @@ impl DataKey {
         }
     }
 
+    /// `load_or_create`, plus the keys a rotation retired (`security.previous_encryption_keys`),
+    /// which still open what they sealed.
+    pub fn load_with_previous(
+        configured: &SecretString,
+        previous: &[SecretString],
+        data_dir: &Path,
+    ) -> Result<Self, CryptoError> {
+        let mut key = Self::load_or_create(configured, data_dir)?;
+        for p in previous {
+            let p = p.expose_secret().trim();
+            if !p.is_empty() {
+                key.previous.push(KeyMaterial::from_base64(p)?);
+            }
+        }
+        Ok(key)
+    }
+
     pub fn seal(&self, plaintext: &str) -> Sealed {
         let mut nonce = [0u8; 12];
         rand::thread_rng().fill_bytes(&mut nonce);
         // Encryption with a valid key and a 12-byte nonce cannot fail for inputs under 64 GiB.
         let ciphertext = self
+            .current
             .cipher
             .encrypt(Nonce::from_slice(&nonce), plaintext.as_bytes())
             .unwrap_or_default();
@@ -90,6 +139,7 @@ impl DataKey {
         Sealed(format!("{PREFIX}{}", B64.encode(out)))
     }
 
+    /// Opens a value sealed with the current key or any previous one.
     pub fn open(&self, sealed: &Sealed) -> Result<SecretString, CryptoError> {
         let raw = sealed.0.strip_prefix(PREFIX).ok_or(CryptoError::Open)?;
         let bytes = B64.decode(raw).map_err(|_| CryptoError::Open)?;
@@ -97,13 +147,26 @@ impl DataKey {
             return Err(CryptoError::Open);
         }
         let (nonce, ciphertext) = bytes.split_at(12);
-        let plain = self
-            .cipher
-            .decrypt(Nonce::from_slice(nonce), ciphertext)
-            .map_err(|_| CryptoError::Open)?;
+        let plain = std::iter::once(&self.current)
+            .chain(&self.previous)
+            .find_map(|k| k.cipher.decrypt(Nonce::from_slice(nonce), ciphertext).ok())
+            .ok_or(CryptoError::Open)?;
         String::from_utf8(plain)
             .map(SecretString::from)
             .map_err(|_| CryptoError::Open)
+    }
+
+    /// What new recordings are sealed with.
+    pub fn recording_key(&self) -> RecordingKey {
+        self.current.recording.clone()
+    }
+
+    /// Every key a recording may be sealed with, the current one first.
+    pub fn recording_keys(&self) -> Vec<RecordingKey> {
+        std::iter::once(&self.current)
+            .chain(&self.previous)
+            .map(|k| k.recording.clone())
+            .collect()
     }
 }
 
@@ -155,6 +218,37 @@ mod tests {
         tampered.pop();
         tampered.push(if sealed.0.ends_with('A') { 'B' } else { 'A' });
         assert!(a.open(&Sealed(tampered)).is_err());
+    }
+
+    #[test]
+    fn a_rotated_key_still_opens_what_it_sealed_and_new_values_use_the_new_key() {
+        let dir = tempfile::tempdir().unwrap();
+        let old_b64 = B64.encode([7u8; 32]);
+        let new_b64 = B64.encode([8u8; 32]);
+        let old =
+            DataKey::load_or_create(&SecretString::from(old_b64.clone()), dir.path()).unwrap();
+        let sealed_before = old.seal("webhook-secret");
+        let rotated = DataKey::load_with_previous(
+            &SecretString::from(new_b64.clone()),
+            &[SecretString::from(old_b64)],
+            dir.path(),
+        )
+        .unwrap();
+        assert_eq!(
+            rotated.open(&sealed_before).unwrap().expose_secret(),
+            "webhook-secret"
+        );
+        let sealed_after = rotated.seal("webhook-secret");
+        let only_new = DataKey::load_or_create(&SecretString::from(new_b64), dir.path()).unwrap();
+        assert!(only_new.open(&sealed_after).is_ok());
+        assert!(only_new.open(&sealed_before).is_err());
+        assert_eq!(rotated.recording_keys().len(), 2);
+        assert_eq!(
+            rotated.recording_key().id_hex(),
+            only_new.recording_key().id_hex()
+        );
+        // Debug names key ids, never key bytes.
+        assert!(!format!("{rotated:?}").contains("CAgI"));
     }
 
     #[cfg(unix)]

@@ -13,7 +13,9 @@ use futures::StreamExt;
 use panelist_bots::ConnectorRegistry;
 use url::Url;
 
-use super::bot::{BotActor, BotDeps, BotFinished, BotInCall, BotOutcome, BotSpec, StopBot};
+use super::bot::{
+    BotActor, BotDeps, BotFinished, BotInCall, BotOutcome, BotSpec, NoticePlan, StopBot,
+};
 use super::policy::{self, LeaveRules, RestartDecision, RestartPolicy};
 use super::preferences::BotPreferences;
 use super::run::{BotRun, BotState};
@@ -49,6 +51,10 @@ pub struct SupervisorSettings {
     pub data_dir: std::path::PathBuf,
     /// The configured consent policy (the dashboard's saved one wins).
     pub consent: crate::consent::ConsentPolicy,
+    /// The espeak-ng voice that speaks the consent notice; `None` turns the spoken notice off.
+    pub notice_voice: Option<String>,
+    /// Seals recordings at rest; `None` writes them plain.
+    pub record_key: Option<panelist_bots::recorder::RecordingKey>,
 }
 
 /// A running bot.
@@ -79,6 +85,8 @@ pub struct SupervisorActor {
     /// Bots that ended whose final record is still being written: until it is, a rescan must not
     /// mistake the interview for one without a bot and send another.
     finishing: std::collections::HashSet<Id>,
+    /// What bots say when they join (Settings → Bots); empty says nothing.
+    notice_text: String,
 }
 
 /// Leave rules from the configuration.
@@ -110,6 +118,11 @@ impl SupervisorActor {
                 audio: transcriber.audio,
                 speech: transcriber.speech,
                 rules: rules_rx,
+                voice: settings
+                    .notice_voice
+                    .as_deref()
+                    .map(|v| Arc::new(crate::consent::NoticeVoice::new(v))),
+                record_key: settings.record_key.clone(),
             },
             call_ended: transcriber.ended,
             settings,
@@ -124,6 +137,7 @@ impl SupervisorActor {
             draining: false,
             drained: Vec::new(),
             finishing: std::collections::HashSet::new(),
+            notice_text: super::preferences::DEFAULT_NOTICE.to_owned(),
         }
     }
 
@@ -176,6 +190,7 @@ impl SupervisorActor {
             tracing::info!(join_lead_secs = bots.join_lead_secs, "bot settings changed");
         }
         self.settings.bots = bots;
+        self.notice_text = p.consent_notice.trim().to_owned();
         self.rules.send_if_modified(|r| {
             let changed = *r != rules;
             *r = rules;
@@ -320,6 +335,11 @@ impl SupervisorActor {
         }
         self.backoff.remove(&spec.interview_id);
         spec.join_timeout = Duration::from_secs(self.settings.bots.join_timeout_secs);
+        spec.notice = if self.notice_text.is_empty() {
+            NoticePlan::Off("the consent notice is empty (Settings → Bots)")
+        } else {
+            NoticePlan::Speak(self.notice_text.clone())
+        };
         if self.settings.bots.record {
             spec.record_dir = Some(
                 self.settings
@@ -594,6 +614,7 @@ async fn prepare(
         record_dir: None,
         clock_offset,
         join_timeout: Duration::from_secs(60),
+        notice: NoticePlan::Off("no notice was planned"),
     };
     Ok(Prepared::Start(Box::new((spec, run))))
 }

@@ -11,14 +11,15 @@ use std::time::Duration;
 
 use actix::prelude::*;
 use chrono::{DateTime, Utc};
+use panelist_bots::room::EncodedAudio;
 use panelist_bots::{
-    CallEvent, ConnectorRegistry, DisconnectReason, JoinError, JoinSpec, PcmFrame,
+    CallEvent, ConnectorRegistry, DisconnectReason, JoinError, JoinSpec, NoticeOutcome, PcmFrame,
 };
 use tokio::sync::watch;
 use url::Url;
 
 use super::policy::{leave_reason, silent_watchdog, CallObservation, LeaveReason, LeaveRules};
-use super::run::{BotRun, BotState};
+use super::run::{BotRun, BotState, NoticeLog};
 use super::speakers::{match_speaker, Expected, Speaker};
 use crate::domain::Id;
 use crate::store::DynStore;
@@ -65,6 +66,17 @@ pub struct BotSpec {
     /// transcript's timestamps keep counting instead of starting again at zero.
     pub clock_offset: Duration,
     pub join_timeout: Duration,
+    /// Whether the bot speaks the consent notice when it joins.
+    pub notice: NoticePlan,
+}
+
+/// The spoken consent notice for one join.
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub enum NoticePlan {
+    /// Speak this text.
+    Speak(String),
+    /// No notice; the words say why, for the dashboard.
+    Off(&'static str),
 }
 
 /// What every bot of a process shares.
@@ -76,6 +88,10 @@ pub struct BotDeps {
     pub speech: Recipient<ParticipantSpeech>,
     /// Read at each tick, so rule changes take effect in running bots.
     pub rules: watch::Receiver<LeaveRules>,
+    /// Speaks the consent notice; `None` when `consent.spoken_notice` is off.
+    pub voice: Option<Arc<crate::consent::NoticeVoice>>,
+    /// Seals recordings at rest (`privacy.encrypt_at_rest`).
+    pub record_key: Option<panelist_bots::recorder::RecordingKey>,
 }
 
 /// How a bot's call ended.
@@ -264,6 +280,8 @@ impl Call {
         self.transition(BotState::Joining, None).await;
         let mut join = JoinSpec::new(self.spec.url.clone());
         join.record_dir = self.spec.record_dir.clone();
+        join.record_key = self.deps.record_key.clone();
+        join.notice = self.notice_audio().await;
         let registry = self.deps.registry.clone();
         let mut stop = self.stop.clone();
         let joined = tokio::select! {
@@ -499,7 +517,63 @@ impl Call {
             CallEvent::SpeechEnded { participant, at } => {
                 self.speech(seen, participant.0, at, false).await;
             }
+            CallEvent::Notice(outcome) => {
+                let log = notice_log(outcome, Utc::now());
+                if log.given {
+                    tracing::info!(interview_id = id, detail = %log.detail, "in-call notice given");
+                } else {
+                    tracing::warn!(interview_id = id, why = %log.detail, "no in-call notice was given");
+                }
+                self.run.notice = Some(log);
+                self.persist().await;
+            }
             CallEvent::Disconnected { .. } => {}
+        }
+    }
+
+    /// The notice to speak on joining, spoken now (or taken from the voice's cache); when there is
+    /// none, the bot's record says why.
+    async fn notice_audio(&mut self) -> Option<Arc<EncodedAudio>> {
+        let not_given = |why: String| Some(NoticeLog::not_given(why, Utc::now()));
+        let text = match &self.spec.notice {
+            NoticePlan::Off(why) => {
+                self.run.notice = not_given((*why).to_owned());
+                return None;
+            }
+            NoticePlan::Speak(text) => text.clone(),
+        };
+        let Some(voice) = self.deps.voice.clone() else {
+            self.run.notice = not_given("the spoken notice is off (consent.spoken_notice)".into());
+            return None;
+        };
+        match tokio::task::spawn_blocking(move || voice.speak(&text)).await {
+            Ok(Ok(audio)) => Some(audio),
+            Ok(Err(e)) => {
+                tracing::warn!(interview_id = self.spec.interview_id, error = %e, "cannot speak the consent notice; joining without it");
+                self.run.notice = not_given(e.to_string());
+                None
+            }
+            Err(e) => {
+                self.run.notice = not_given(format!("the notice's synthesis stopped: {e}"));
+                None
+            }
+        }
+    }
+}
+
+/// The bot record's account of a notice outcome.
+fn notice_log(outcome: NoticeOutcome, at: DateTime<Utc>) -> NoticeLog {
+    match outcome {
+        NoticeOutcome::Delivered { duration, speaker } => NoticeLog {
+            given: true,
+            detail: format!(
+                "spoken into the call as {speaker} ({:.1} s)",
+                duration.as_secs_f32()
+            ),
+            at,
+        },
+        NoticeOutcome::Unsupported(why) | NoticeOutcome::Failed(why) => {
+            NoticeLog::not_given(why, at)
         }
     }
 }

@@ -13,10 +13,10 @@ pub use actor::{
     lease_name, leave_rules, ApplyBotPreferences, Drain, GetSupervisorStats, NotesLink, Recipients,
     SetLeaveRules, StartNow, StopInterview, SupervisorActor, SupervisorSettings, SupervisorStats,
 };
-pub use bot::{BotActor, BotDeps, BotFinished, BotOutcome, BotSpec};
+pub use bot::{BotActor, BotDeps, BotFinished, BotOutcome, BotSpec, NoticePlan};
 pub use policy::{LeaveReason, LeaveRules};
 pub use preferences::BotPreferences;
-pub use run::{BotRun, BotState, CallFigures, StateChange};
+pub use run::{BotRun, BotState, CallFigures, NoticeLog, StateChange};
 
 /// This replica's name: the configured one, else host name and process id.
 pub fn replica_id(configured: &str) -> String {

@@ -22,9 +22,14 @@ pub struct BotPreferences {
     pub silence_secs: u64,
     pub max_duration_secs: u64,
     pub silent_watchdog_secs: u64,
-    /// What a bot says when it joins (the in-call notice).
-    #[serde(default)]
+    /// What a bot says when it joins (the in-call notice); empty says nothing. Settings saved
+    /// before the notice existed get the default text.
+    #[serde(default = "default_notice")]
     pub consent_notice: String,
+}
+
+fn default_notice() -> String {
+    DEFAULT_NOTICE.to_owned()
 }
 
 pub const DEFAULT_NOTICE: &str =

@@ -127,6 +127,27 @@ pub struct BotRun {
     pub figures: CallFigures,
     pub timeline: Vec<StateChange>,
     pub updated_at: DateTime<Utc>,
+    /// Whether the in-call notice was given on the latest join, and how (or why not).
+    #[serde(default)]
+    pub notice: Option<NoticeLog>,
+}
+
+/// The delivery log of the in-call notice.
+#[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize)]
+pub struct NoticeLog {
+    pub given: bool,
+    pub detail: String,
+    pub at: DateTime<Utc>,
+}
+
+impl NoticeLog {
+    pub fn not_given(why: String, at: DateTime<Utc>) -> NoticeLog {
+        NoticeLog {
+            given: false,
+            detail: why,
+            at,
+        }
+    }
 }
 
 impl BotRun {
@@ -147,6 +168,7 @@ impl BotRun {
                 detail: None,
             }],
             updated_at: now,
+            notice: None,
         }
     }
 

@@ -34,6 +34,8 @@ pub enum DecodeError {
     Unsupported { path: PathBuf, detail: String },
     #[error("{}: the audio is corrupt: {detail}", path.display())]
     Corrupt { path: PathBuf, detail: String },
+    #[error("{}: a recording encrypted at rest: {detail}", path.display())]
+    Sealed { path: PathBuf, detail: String },
     #[error("{}: {source}", path.display())]
     Io {
         path: PathBuf,
@@ -78,8 +80,48 @@ pub fn decode_file(path: &Path) -> Result<DecodedAudio, DecodeError> {
     }
     let mut head = vec![0u8; 512.min(len as usize)];
     file.read_exact(&mut head).map_err(io)?;
+    if panelist_bots::recorder::sealed::is_sealed(&head) {
+        return Err(DecodeError::Sealed {
+            path: path.to_path_buf(),
+            detail:
+                "it opens only with the data key (`panelist transcribe` uses the configured one)"
+                    .into(),
+        });
+    }
     let file = File::open(path).map_err(io)?;
     decode_source(path, &head, file)
+}
+
+/// [`decode_file`], opening a recording sealed at rest with whichever of `keys` sealed it.
+pub fn decode_file_with_keys(
+    path: &Path,
+    keys: &[panelist_bots::recorder::RecordingKey],
+) -> Result<DecodedAudio, DecodeError> {
+    match decode_file(path) {
+        Err(DecodeError::Sealed { .. }) => {
+            let bytes = std::fs::read(path).map_err(|source| DecodeError::Io {
+                path: path.to_path_buf(),
+                source,
+            })?;
+            let plain = panelist_bots::recorder::sealed::unseal(&bytes, keys).map_err(|e| {
+                DecodeError::Sealed {
+                    path: path.to_path_buf(),
+                    detail: e.to_string(),
+                }
+            })?;
+            // `x.opus.sealed` decodes as `x.opus`.
+            decode_bytes(&path.with_extension(""), plain)
+        }
+        other => other,
+    }
+}
+
+/// Whether the file at `path` is a recording sealed at rest (unreadable files are not).
+pub fn is_sealed_file(path: &Path) -> bool {
+    let mut head = [0u8; 16];
+    File::open(path)
+        .and_then(|mut f| f.read_exact(&mut head))
+        .is_ok_and(|()| panelist_bots::recorder::sealed::is_sealed(&head))
 }
 
 /// Decodes an audio file already in memory, exactly as [`decode_file`] decodes one on disk: `name` stands

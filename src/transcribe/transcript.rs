@@ -10,6 +10,7 @@
 use std::io::Write;
 use std::path::{Path, PathBuf};
 
+use secrecy::ExposeSecret;
 use serde::{Deserialize, Serialize};
 
 /// One stretch of one person's speech. Times are seconds on the call clock (from the bot's connection).
@@ -55,16 +56,26 @@ pub struct TranscriptIoError {
 }
 
 /// `{data_dir}/transcripts/{interview_id}.jsonl`, one segment per line, in the order they were produced.
+/// With a key, each line is sealed (AES-256-GCM, `v1:` + base64, as stored secrets are); files may mix
+/// sealed and plain lines (written before encryption was turned on), and both are read.
 #[derive(Debug, Clone)]
 pub struct TranscriptFiles {
     dir: PathBuf,
+    key: Option<std::sync::Arc<crate::settings::DataKey>>,
 }
 
 impl TranscriptFiles {
     pub fn new(data_dir: &Path) -> TranscriptFiles {
         TranscriptFiles {
             dir: data_dir.join("transcripts"),
+            key: None,
         }
+    }
+
+    /// Seals what is written with `key`, and opens sealed lines with it (or a key it replaced).
+    pub fn with_key(mut self, key: Option<crate::settings::DataKey>) -> TranscriptFiles {
+        self.key = key.map(std::sync::Arc::new);
+        self
     }
 
     pub fn path(&self, interview_id: &str) -> PathBuf {
@@ -94,11 +105,14 @@ impl TranscriptFiles {
         let path = self.path(interview_id);
         let dir = self.dir.clone();
         let task_path = path.clone();
-        tokio::task::spawn_blocking(move || append_lines(&dir, &task_path, &segments))
-            .await
-            .map_err(|e| std::io::Error::other(e.to_string()))
-            .and_then(|r| r)
-            .map_err(|source| TranscriptIoError { path, source })
+        let key = self.key.clone();
+        tokio::task::spawn_blocking(move || {
+            append_lines(&dir, &task_path, &segments, key.as_deref())
+        })
+        .await
+        .map_err(|e| std::io::Error::other(e.to_string()))
+        .and_then(|r| r)
+        .map_err(|source| TranscriptIoError { path, source })
     }
 
     /// Every segment stored for an interview, in conversation order. A missing file is an empty transcript.
@@ -109,21 +123,69 @@ impl TranscriptFiles {
             Err(e) if e.kind() == std::io::ErrorKind::NotFound => return Ok(Vec::new()),
             Err(source) => return Err(TranscriptIoError { path, source }),
         };
-        // A crash can leave a torn last line; everything before it is whole.
-        let mut segments: Vec<TranscriptSegment> = text
-            .lines()
-            .filter_map(|l| serde_json::from_str(l).ok())
-            .collect();
+        let mut segments = Vec::new();
+        let (mut opened, mut unopened) = (0usize, 0usize);
+        for line in text.lines().filter(|l| !l.trim().is_empty()) {
+            let json = match line.strip_prefix(SEALED_PREFIX) {
+                None => Some(line.to_owned()),
+                Some(_) => {
+                    let Some(key) = &self.key else {
+                        return Err(TranscriptIoError {
+                            path,
+                            source: std::io::Error::other(
+                                "the transcript is encrypted and no data key was given",
+                            ),
+                        });
+                    };
+                    match key.open(&crate::settings::Sealed(line.to_owned())) {
+                        Ok(plain) => {
+                            opened += 1;
+                            Some(plain.expose_secret().to_owned())
+                        }
+                        Err(_) => {
+                            unopened += 1;
+                            None
+                        }
+                    }
+                }
+            };
+            // A crash can leave a torn line (later appends start on a fresh line after it).
+            segments.extend(json.and_then(|j| serde_json::from_str(&j).ok()));
+        }
+        if unopened > 0 && opened == 0 {
+            // Not one sealed line opens: the wrong key, which an empty transcript would hide.
+            return Err(TranscriptIoError {
+                path,
+                source: std::io::Error::other(
+                    "the transcript cannot be decrypted with the configured data key (or any in security.previous_encryption_keys)",
+                ),
+            });
+        }
+        if unopened > 0 {
+            tracing::warn!(path = %path.display(), lines = unopened, "transcript lines that cannot be opened were skipped (torn by a crash, or sealed with a key no longer configured)");
+        }
         sort_segments(&mut segments);
         Ok(segments)
     }
 }
 
-fn append_lines(dir: &Path, path: &Path, segments: &[TranscriptSegment]) -> std::io::Result<()> {
+/// How a sealed line starts (the sealed-value format's version tag).
+const SEALED_PREFIX: &str = "v1:";
+
+fn append_lines(
+    dir: &Path,
+    path: &Path,
+    segments: &[TranscriptSegment],
+    key: Option<&crate::settings::DataKey>,
+) -> std::io::Result<()> {
     std::fs::create_dir_all(dir)?;
     let mut buf = Vec::new();
     for s in segments {
-        serde_json::to_writer(&mut buf, s)?;
+        let json = serde_json::to_string(s)?;
+        match key {
+            Some(key) => buf.extend_from_slice(key.seal(&json).0.as_bytes()),
+            None => buf.extend_from_slice(json.as_bytes()),
+        }
         buf.push(b'\n');
     }
     let mut file = std::fs::OpenOptions::new()
@@ -325,5 +387,40 @@ mod tests {
         assert!(files
             .path("../etc/passwd")
             .starts_with(dir.path().join("transcripts")));
+    }
+
+    #[tokio::test]
+    async fn sealed_transcripts_hide_their_words_and_need_the_key() {
+        let dir = tempfile::tempdir().unwrap();
+        let key = crate::settings::DataKey::from_bytes(&[5u8; 32]).unwrap();
+        let files = TranscriptFiles::new(dir.path()).with_key(Some(key.clone()));
+        files.append("7", two()).await.unwrap();
+        // A torn write, then more: the torn line alone is lost.
+        std::fs::OpenOptions::new()
+            .append(true)
+            .open(files.path("7"))
+            .unwrap()
+            .write_all(b"v1:AAAA")
+            .unwrap();
+        files
+            .append(
+                "7",
+                vec![TranscriptSegment::new("p1", "Alice", 9_000, 9_500, "Bye.")],
+            )
+            .await
+            .unwrap();
+        let raw = std::fs::read_to_string(files.path("7")).unwrap();
+        assert!(!raw.contains("Hello") && !raw.contains("Alice"), "{raw}");
+        assert_eq!(files.load("7").unwrap().len(), 3);
+        let wrong = TranscriptFiles::new(dir.path()).with_key(Some(
+            crate::settings::DataKey::from_bytes(&[6u8; 32]).unwrap(),
+        ));
+        assert!(wrong.load("7").unwrap_err().to_string().contains("decrypt"));
+        let none = TranscriptFiles::new(dir.path());
+        assert!(none
+            .load("7")
+            .unwrap_err()
+            .to_string()
+            .contains("encrypted"));
     }
 }

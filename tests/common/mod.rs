@@ -114,6 +114,21 @@ pub async fn spawn_app_with(backend: Backend, fake: FakeConfig, extra: &[(&str, 
 }
 
 impl TestApp {
+    /// The data key the app seals with (generated into its data directory).
+    pub fn data_key(&self) -> panelist::settings::DataKey {
+        panelist::settings::DataKey::load_or_create(
+            &self.settings.security.encryption_key,
+            self.data_dir.path(),
+        )
+        .unwrap()
+    }
+
+    /// The app's transcripts, opened with its data key as the dashboard opens them.
+    pub fn transcripts(&self) -> panelist::transcribe::TranscriptFiles {
+        panelist::transcribe::TranscriptFiles::new(self.data_dir.path())
+            .with_key(Some(self.data_key()))
+    }
+
     pub fn api(&self, method: reqwest::Method, path: &str) -> reqwest::RequestBuilder {
         self.http
             .request(method, format!("{}/api{path}", self.address))

@@ -11,6 +11,7 @@ pub use session::{CallSession, SessionControl};
 
 use std::fmt;
 use std::path::PathBuf;
+use std::sync::Arc;
 use std::time::Duration;
 
 use async_trait::async_trait;
@@ -40,6 +41,11 @@ pub struct JoinSpec {
     /// Directory for this call's recording (one Ogg/Opus file per track plus `manifest.json`); `None` records
     /// nothing.
     pub record_dir: Option<PathBuf>,
+    /// Seals the recording at rest; `None` writes plain Ogg/Opus.
+    pub record_key: Option<crate::recorder::RecordingKey>,
+    /// A spoken notice to play into the call once, as soon as the bot has joined (the consent notice).
+    /// Connectors that cannot publish audio say so with `CallEvent::Notice(NoticeOutcome::Unsupported)`.
+    pub notice: Option<Arc<crate::room::EncodedAudio>>,
 }
 
 impl JoinSpec {
@@ -48,8 +54,26 @@ impl JoinSpec {
             url,
             bearer_token: None,
             record_dir: None,
+            record_key: None,
+            notice: None,
         }
     }
+}
+
+/// What became of the spoken notice a join asked for.
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub enum NoticeOutcome {
+    /// Every packet of the notice was sent into the call.
+    Delivered {
+        /// Length of the notice as played.
+        duration: Duration,
+        /// What the other participants see as its speaker.
+        speaker: String,
+    },
+    /// This connector cannot publish audio into the call; the words say why.
+    Unsupported(String),
+    /// Publishing was tried and failed; the words say why. The call itself goes on.
+    Failed(String),
 }
 
 /// A bearer token that never shows up in `Debug` output or logs.
@@ -145,6 +169,8 @@ pub enum CallEvent {
         participant: ParticipantId,
         at: Duration,
     },
+    /// The outcome of the spoken notice the join asked for (at most one per session).
+    Notice(NoticeOutcome),
     Disconnected {
         reason: DisconnectReason,
     },

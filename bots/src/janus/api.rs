@@ -114,6 +114,11 @@ impl JanusApi {
         }
     }
 
+    /// The API root this talks to.
+    pub fn base(&self) -> &Url {
+        &self.base
+    }
+
     pub async fn create_session(&self) -> Result<SessionId, ApiError> {
         let reply = self
             .post(self.base.clone(), json!({"janus": "create"}))

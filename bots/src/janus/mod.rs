@@ -14,6 +14,7 @@
 //! session (`Disconnected { RemoteClosed }`). Audio runs through the same track task, pipeline and
 //! recorder as every connector.
 
+mod announce;
 mod api;
 mod events;
 pub mod local;
@@ -33,7 +34,7 @@ use async_trait::async_trait;
 use tokio::sync::{mpsc, oneshot};
 
 use crate::audio::PipelineSettings;
-use crate::call::{CallConnector, CallSession, JoinError, JoinSpec};
+use crate::call::{CallConnector, CallEvent, CallSession, JoinError, JoinSpec, NoticeOutcome};
 use crate::netpolicy::{GuardedHttp, NetworkPolicy};
 use crate::platform::Platform;
 use crate::recorder::RecorderSettings;
@@ -64,6 +65,8 @@ pub struct JanusSettings {
     pub event_buffer: usize,
     /// Most participants' audio streams subscribed at once; more are logged and left out.
     pub max_streams: usize,
+    /// Wait between publishing the spoken notice and speaking it, for the others to subscribe.
+    pub notice_lead: Duration,
 }
 
 impl Default for JanusSettings {
@@ -80,6 +83,7 @@ impl Default for JanusSettings {
             recorder: RecorderSettings::default(),
             event_buffer: 1024,
             max_streams: 16,
+            notice_lead: Duration::from_millis(1500),
         }
     }
 }
@@ -136,14 +140,32 @@ impl CallConnector for JanusConnector {
             }
         };
 
+        // The notice's publisher: an id fixed now, so the bot's own subscription never hears it.
+        let notice = spec
+            .notice
+            .map(|audio| (audio, announce::announcer_feed(&target.room)));
         let (internal_tx, internal_rx) = mpsc::unbounded_channel();
         let (events_tx, events_rx) = mpsc::channel(s.event_buffer.max(16));
         let (ready_tx, ready_rx) = oneshot::channel();
         let stats = Arc::new(Mutex::new(Vec::new()));
+        let display = target
+            .display
+            .clone()
+            .unwrap_or_else(|| s.display_name.clone());
+        let announcer = notice.as_ref().map(|(audio, feed)| {
+            (
+                api.clone(),
+                target.clone(),
+                Arc::clone(audio),
+                feed.clone(),
+                events_tx.clone(),
+            )
+        });
         let driver = Driver {
             api,
             session,
             notify,
+            ignored_feed: notice.map(|(_, feed)| feed),
             target,
             settings: Arc::clone(&self.settings),
             internal_tx: internal_tx.clone(),
@@ -151,18 +173,34 @@ impl CallConnector for JanusConnector {
             events: events_tx,
             ready: ready_tx,
             record_dir: spec.record_dir,
+            record_key: spec.record_key,
             stats: Arc::clone(&stats),
         };
         tokio::spawn(driver.run());
         // The driver enforces each stage's limit; it always answers.
         match ready_rx.await {
-            Ok(Ok(())) => Ok(CallSession::new(
-                events_rx,
-                Box::new(JanusControl {
-                    internal: internal_tx,
-                    stats,
-                }),
-            )),
+            Ok(Ok(())) => {
+                if let Some((api, target, audio, feed, events)) = announcer {
+                    let settings = Arc::clone(&self.settings);
+                    // Not cancelled when the bot leaves: a notice is a few seconds, and a publisher
+                    // cut off mid-way would hold a seat in the room until Janus times its session out.
+                    tokio::spawn(async move {
+                        let outcome =
+                            announce::announce(api, target, display, feed, audio, settings).await;
+                        if let NoticeOutcome::Failed(why) = &outcome {
+                            tracing::warn!(%why, "spoken notice not delivered");
+                        }
+                        let _ = events.send(CallEvent::Notice(outcome)).await;
+                    });
+                }
+                Ok(CallSession::new(
+                    events_rx,
+                    Box::new(JanusControl {
+                        internal: internal_tx,
+                        stats,
+                    }),
+                ))
+            }
             Ok(Err(e)) => Err(e),
             Err(_) => Err(JoinError::WebRtc("the Janus session task stopped".into())),
         }

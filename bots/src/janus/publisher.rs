@@ -26,7 +26,7 @@ use crate::netpolicy::{GuardedHttp, NetworkPolicy};
 use crate::room::EncodedAudio;
 use crate::rtc::{self, NetworkSettings};
 
-const FRAME: Duration = Duration::from_millis(20);
+pub(crate) const FRAME: Duration = Duration::from_millis(20);
 
 #[derive(Debug, thiserror::Error)]
 pub enum PublisherError {
@@ -73,7 +73,24 @@ pub struct JanusPublisher {
     pc: Arc<RTCPeerConnection>,
     feed: FeedId,
     go: watch::Sender<bool>,
+    /// Sends the audio; ends with it unless it loops.
+    player: Option<JoinHandle<u64>>,
     tasks: Vec<JoinHandle<()>>,
+}
+
+/// How to publish: `PublisherSpec` for lab publishers, and what the bot's announcer adds to it.
+pub(crate) struct Publish<'a> {
+    pub room: &'a FeedId,
+    pub pin: Option<&'a str>,
+    /// The feed id to publish as, so the bot's own subscription can leave it out.
+    pub id: Option<&'a FeedId>,
+    pub display: &'a str,
+    pub audio: Arc<EncodedAudio>,
+    pub loop_audio: bool,
+    pub network: &'a NetworkSettings,
+    pub timeout: Duration,
+    /// Media addresses in Janus's answer are filtered by this (the bot's); lab publishers take any.
+    pub policy: Option<&'a NetworkPolicy>,
 }
 
 impl JanusPublisher {
@@ -83,8 +100,27 @@ impl JanusPublisher {
         let http = GuardedHttp::new(NetworkPolicy::local(), spec.timeout)
             .map_err(|e| ApiError::Transport(e.to_string()))?;
         let api = JanusApi::new(http, spec.api.clone(), None, spec.timeout);
+        Self::start_on(
+            api,
+            Publish {
+                room: &spec.room,
+                pin: None,
+                id: None,
+                display: &spec.display,
+                audio: Arc::clone(&spec.audio),
+                loop_audio: spec.loop_audio,
+                network: &spec.network,
+                timeout: spec.timeout,
+                policy: None,
+            },
+        )
+        .await
+    }
+
+    /// Joins and publishes through `api` (its network policy and token), in a session of its own.
+    pub(crate) async fn start_on(api: JanusApi, p: Publish<'_>) -> Result<Self, PublisherError> {
         let session = api.create_session().await?;
-        match Self::publish(&api, session, &spec).await {
+        match Self::publish(&api, session, &p).await {
             Ok(p) => Ok(p),
             Err(e) => {
                 let _ = api.destroy(session).await;
@@ -96,11 +132,17 @@ impl JanusPublisher {
     async fn publish(
         api: &JanusApi,
         session: SessionId,
-        spec: &PublisherSpec,
+        spec: &Publish<'_>,
     ) -> Result<Self, PublisherError> {
         let handle = api.attach(session, VIDEOROOM).await?;
-        let join = json!({"request": "join", "ptype": "publisher", "room": spec.room.to_json(),
+        let mut join = json!({"request": "join", "ptype": "publisher", "room": spec.room.to_json(),
             "display": spec.display});
+        if let Some(pin) = spec.pin {
+            join["pin"] = Value::from(pin);
+        }
+        if let Some(id) = spec.id {
+            join["id"] = id.to_json();
+        }
         api.message(session, handle, join, None).await?;
         let (data, _) = wait_for(api, session, handle, spec.timeout, "joined", |d, _| {
             d.get("videoroom").and_then(Value::as_str) == Some("joined")
@@ -111,7 +153,7 @@ impl JanusPublisher {
             .and_then(FeedId::from_json)
             .ok_or_else(|| PublisherError::Refused(format!("joined without an id: {data}")))?;
 
-        let pc = rtc::new_peer_connection(&spec.network).await?;
+        let pc = rtc::new_peer_connection(spec.network).await?;
         let track = Arc::new(TrackLocalStaticSample::new(
             rtc::opus_codec(),
             "audio".to_owned(),
@@ -143,7 +185,17 @@ impl JanusPublisher {
             })
             .await?;
             let answer = answer.ok_or(PublisherError::Timeout("the answer"))?;
-            pc.set_remote_description(RTCSessionDescription::answer(answer.sdp)?)
+            let sdp = match spec.policy {
+                // The bot's own media must go only where its network policy allows.
+                Some(policy) => crate::whep::media_within_policy(
+                    policy,
+                    api.base().host_str().unwrap_or_default(),
+                    &answer.sdp,
+                )
+                .map_err(|e| PublisherError::Refused(e.to_string()))?,
+                None => answer.sdp,
+            };
+            pc.set_remote_description(RTCSessionDescription::answer(sdp)?)
                 .await?;
             let up = state_rx.wait_for(|s| {
                 matches!(
@@ -163,10 +215,7 @@ impl JanusPublisher {
         }
 
         let (go, go_rx) = watch::channel(false);
-        let tasks = vec![
-            tokio::spawn(play(track, Arc::clone(&spec.audio), spec.loop_audio, go_rx)),
-            tokio::spawn(drain_events(api.clone(), session)),
-        ];
+        let player = tokio::spawn(play(track, Arc::clone(&spec.audio), spec.loop_audio, go_rx));
         Ok(Self {
             api: api.clone(),
             session,
@@ -174,7 +223,8 @@ impl JanusPublisher {
             pc,
             feed,
             go,
-            tasks,
+            player: Some(player),
+            tasks: vec![tokio::spawn(drain_events(api.clone(), session))],
         })
     }
 
@@ -186,6 +236,16 @@ impl JanusPublisher {
     /// Starts sending the audio from its first packet.
     pub fn play(&self) {
         self.go.send_replace(true);
+    }
+
+    /// Plays the audio once from its start and waits until its last packet is sent; the number of
+    /// packets sent (0 when the player stopped early).
+    pub async fn play_through(&mut self) -> u64 {
+        self.play();
+        match self.player.take() {
+            Some(player) => player.await.unwrap_or(0),
+            None => 0,
+        }
     }
 
     /// Leaves the room the way a person hanging up does (others get `unpublished` and `leaving`).
@@ -201,11 +261,25 @@ impl JanusPublisher {
     }
 
     async fn close(&mut self) {
+        self.stop_tasks();
+        let _ = self.api.destroy(self.session).await;
+        let _ = self.pc.close().await;
+    }
+
+    fn stop_tasks(&mut self) {
         for t in self.tasks.drain(..) {
             t.abort();
         }
-        let _ = self.api.destroy(self.session).await;
-        let _ = self.pc.close().await;
+        if let Some(player) = self.player.take() {
+            player.abort();
+        }
+    }
+}
+
+impl Drop for JanusPublisher {
+    /// Dropped without `leave`: no task may go on keeping the session alive (Janus then times it out).
+    fn drop(&mut self) {
+        self.stop_tasks();
     }
 }
 
@@ -261,9 +335,9 @@ async fn play(
     audio: Arc<EncodedAudio>,
     loop_audio: bool,
     mut go: watch::Receiver<bool>,
-) {
+) -> u64 {
     if go.wait_for(|g| *g).await.is_err() {
-        return;
+        return 0;
     }
     let mut tick = tokio::time::interval(FRAME);
     tick.set_missed_tick_behavior(MissedTickBehavior::Burst);
@@ -276,7 +350,7 @@ async fn play(
                 i = 0;
                 audio.packets[0].clone()
             }
-            None => return,
+            None => return i as u64,
         };
         i += 1;
         let sample = Sample {

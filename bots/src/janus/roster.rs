@@ -37,6 +37,8 @@ pub struct Roster {
     max_streams: usize,
     /// Feeds left out because of `max_streams` (each is logged once).
     over_limit: HashSet<FeedId>,
+    /// The bot's own notice publisher: the bot must not record itself.
+    ignored: Option<FeedId>,
 }
 
 impl Default for Roster {
@@ -53,7 +55,14 @@ impl Roster {
             mids: HashMap::new(),
             max_streams: max_streams.max(1),
             over_limit: HashSet::new(),
+            ignored: None,
         }
+    }
+
+    /// Leaves `feed` out of every subscription.
+    pub fn ignoring(mut self, feed: Option<FeedId>) -> Self {
+        self.ignored = feed;
+        self
     }
 
     /// Publishers not listened to because the stream limit was reached.
@@ -66,7 +75,10 @@ impl Roster {
     /// asked for: a note-taker only listens, and each stream costs the SFU bandwidth.
     pub fn publishers_appeared(&mut self, publishers: &[Publisher]) -> Vec<StreamRequest> {
         let mut new = Vec::new();
-        for p in publishers.iter().filter(|p| !p.dummy) {
+        for p in publishers
+            .iter()
+            .filter(|p| !p.dummy && self.ignored.as_ref() != Some(&p.id))
+        {
             if let Some(d) = &p.display {
                 self.displays.insert(p.id.clone(), d.clone());
             }
@@ -186,6 +198,17 @@ mod tests {
         let mut dummy = publisher(9, "placeholder", &[("0", true)]);
         dummy.dummy = true;
         assert!(r.publishers_appeared(&[dummy]).is_empty());
+    }
+
+    #[test]
+    fn the_bots_own_notice_feed_is_never_asked_for() {
+        let mut r = Roster::default().ignoring(Some(FeedId::Num(99)));
+        let asks = r.publishers_appeared(&[
+            publisher(99, "Panelist Notetaker", &[("0", true)]),
+            publisher(7, "Kate", &[("0", true)]),
+        ]);
+        assert_eq!(asks.len(), 1);
+        assert_eq!(asks[0].feed, FeedId::Num(7));
     }
 
     #[test]

@@ -135,6 +135,8 @@ pub struct Driver {
     pub session: SessionId,
     /// The publisher-less participant: room notifications (publishers, leaving, destroyed) arrive here.
     pub notify: HandleId,
+    /// The bot's own notice publisher: never subscribed to.
+    pub ignored_feed: Option<FeedId>,
     pub target: JanusTarget,
     pub settings: Arc<JanusSettings>,
     pub internal_tx: mpsc::UnboundedSender<Internal>,
@@ -142,6 +144,7 @@ pub struct Driver {
     pub events: mpsc::Sender<CallEvent>,
     pub ready: oneshot::Sender<Result<(), JoinError>>,
     pub record_dir: Option<PathBuf>,
+    pub record_key: Option<crate::recorder::RecordingKey>,
     pub stats: StatsList,
 }
 
@@ -171,6 +174,7 @@ impl Driver {
             api,
             session,
             notify,
+            ignored_feed,
             target,
             settings,
             internal_tx,
@@ -178,6 +182,7 @@ impl Driver {
             events,
             ready,
             record_dir,
+            record_key,
             stats,
         } = self;
         let mut ctx = Ctx {
@@ -189,6 +194,7 @@ impl Driver {
             internal_tx,
             events,
             record_dir,
+            record_key,
             stats,
         };
         let mut st = State {
@@ -198,7 +204,7 @@ impl Driver {
             private_id: None,
             pc: None,
             queued: Vec::new(),
-            roster: Roster::with_limit(ctx.settings.max_streams),
+            roster: Roster::with_limit(ctx.settings.max_streams).ignoring(ignored_feed),
             tracks: JoinSet::new(),
             early_tracks: Vec::new(),
             lines: HashMap::new(),
@@ -245,6 +251,7 @@ struct Ctx {
     internal_tx: mpsc::UnboundedSender<Internal>,
     events: mpsc::Sender<CallEvent>,
     record_dir: Option<PathBuf>,
+    record_key: Option<crate::recorder::RecordingKey>,
     stats: StatsList,
 }
 
@@ -591,7 +598,11 @@ impl Ctx {
         };
         st.deadline = None;
         st.call_start = Instant::now();
-        st.recorder = track::start_recording(self.record_dir.as_deref(), self.settings.recorder);
+        st.recorder = track::start_recording(
+            self.record_dir.as_deref(),
+            self.settings.recorder,
+            self.record_key.clone(),
+        );
         let joined = self.events.send(CallEvent::Joined).await.is_ok();
         if !joined || ready.send(Ok(())).is_err() {
             // `join()` was abandoned: nobody will ever read this session.

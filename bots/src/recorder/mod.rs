@@ -10,9 +10,11 @@
 pub mod manifest;
 pub mod ogg;
 pub mod opus_file;
+pub mod sealed;
 
 use std::collections::HashMap;
 use std::fs::{self, File};
+use std::io::Write;
 use std::path::{Path, PathBuf};
 use std::sync::atomic::{AtomicBool, AtomicU64, Ordering};
 use std::sync::mpsc::{self, TryRecvError};
@@ -24,6 +26,7 @@ use bytes::Bytes;
 
 pub use manifest::{CallManifest, TrackEntry, MANIFEST_FILE};
 use opus_file::{OggOpusWriter, GRANULE_RATE};
+pub use sealed::{RecordingKey, SealedWriter, UnsealError};
 
 use crate::call::ParticipantId;
 
@@ -158,7 +161,12 @@ pub struct CallRecorder {
 }
 
 impl CallRecorder {
-    pub fn start(dir: &Path, settings: RecorderSettings) -> Result<Self, RecorderError> {
+    /// Starts recording into `dir`; with a `key`, every track file is sealed (`.opus.sealed`).
+    pub fn start(
+        dir: &Path,
+        settings: RecorderSettings,
+        key: Option<RecordingKey>,
+    ) -> Result<Self, RecorderError> {
         let prepare = |source| RecorderError::Prepare {
             dir: dir.to_path_buf(),
             source,
@@ -177,6 +185,7 @@ impl CallRecorder {
             tracks: HashMap::new(),
             dirty_since: None,
             errors: 0,
+            key,
         };
         let finishing = Arc::new(AtomicBool::new(false));
         let flag = Arc::clone(&finishing);
@@ -209,8 +218,42 @@ impl CallRecorder {
     }
 }
 
+/// A track's file: plain Ogg/Opus, or sealed at rest.
+enum TrackSink {
+    Plain(File),
+    Sealed(SealedWriter<File>),
+}
+
+impl TrackSink {
+    fn sync_data(&self) -> std::io::Result<()> {
+        match self {
+            TrackSink::Plain(f) => f.sync_data(),
+            TrackSink::Sealed(w) => w.get_ref().sync_data(),
+        }
+    }
+}
+
+impl Write for TrackSink {
+    fn write(&mut self, buf: &[u8]) -> std::io::Result<usize> {
+        match self {
+            TrackSink::Plain(f) => f.write(buf),
+            TrackSink::Sealed(w) => w.write(buf),
+        }
+    }
+
+    fn flush(&mut self) -> std::io::Result<()> {
+        match self {
+            TrackSink::Plain(f) => f.flush(),
+            TrackSink::Sealed(w) => w.flush(),
+        }
+    }
+}
+
+/// The suffix a sealed track file gets after `.opus`.
+pub const SEALED_SUFFIX: &str = ".sealed";
+
 struct TrackFile {
-    writer: OggOpusWriter<File>,
+    writer: OggOpusWriter<TrackSink>,
     /// Index into the manifest's tracks.
     entry: usize,
     /// Written since the last fsync.
@@ -225,6 +268,7 @@ struct Worker {
     /// When the oldest unflushed packet arrived; the flush deadline runs from it.
     dirty_since: Option<Instant>,
     errors: u64,
+    key: Option<RecordingKey>,
 }
 
 impl Worker {
@@ -317,14 +361,24 @@ impl Worker {
         start_offset: Duration,
     ) {
         let file = format!(
-            "{:02}-{}.opus",
+            "{:02}-{}.opus{}",
             self.manifest.tracks.len(),
-            file_stem(&participant.0)
+            file_stem(&participant.0),
+            if self.key.is_some() {
+                SEALED_SUFFIX
+            } else {
+                ""
+            }
         );
         let path = self.dir.join(&file);
+        let key = self.key.clone();
         let opened = File::create(&path).and_then(|f| {
+            let sink = match key {
+                Some(key) => TrackSink::Sealed(SealedWriter::new(f, key)?),
+                None => TrackSink::Plain(f),
+            };
             OggOpusWriter::new(
-                f,
+                sink,
                 track as u32 + 1,
                 &[
                     ("PANELIST_PARTICIPANT", participant.0.as_str()),
@@ -436,7 +490,7 @@ mod tests {
     #[test]
     fn records_tracks_and_manifest() {
         let dir = tempfile::tempdir().unwrap();
-        let rec = CallRecorder::start(dir.path(), RecorderSettings::default()).unwrap();
+        let rec = CallRecorder::start(dir.path(), RecorderSettings::default(), None).unwrap();
         let h = rec.handle();
         let mut enc =
             opus::Encoder::new(48_000, opus::Channels::Mono, opus::Application::Voip).unwrap();

@@ -191,7 +191,11 @@ impl WhepConnector {
         }
         .await;
         let recorder = match &connected {
-            Ok(()) => start_recording(spec.record_dir.as_deref(), s.recorder),
+            Ok(()) => start_recording(
+                spec.record_dir.as_deref(),
+                s.recorder,
+                spec.record_key.clone(),
+            ),
             Err(_) => None,
         };
         if let Err(e) = connected {
@@ -218,6 +222,7 @@ impl WhepConnector {
             call_start: Instant::now(),
             stats: Arc::clone(&stats),
             settings: Arc::clone(&self.settings),
+            notice_asked: spec.notice.is_some(),
         };
         tokio::spawn(driver.run());
         Ok(CallSession::new(

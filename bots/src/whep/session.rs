@@ -14,7 +14,8 @@ use webrtc::track::track_remote::TrackRemote;
 
 use super::{participant_of, signal, WhepSettings};
 use crate::call::{
-    BearerToken, CallEvent, DisconnectReason, LeaveError, ParticipantStats, SessionControl,
+    BearerToken, CallEvent, DisconnectReason, LeaveError, NoticeOutcome, ParticipantStats,
+    SessionControl,
 };
 use crate::netpolicy::GuardedHttp;
 use crate::recorder::CallRecorder;
@@ -58,7 +59,13 @@ pub struct Driver {
     pub call_start: Instant,
     pub stats: StatsList,
     pub settings: Arc<WhepSettings>,
+    /// The join asked for a spoken notice, which WHEP cannot deliver.
+    pub notice_asked: bool,
 }
+
+/// Why a WHEP bot gives no spoken notice: shown on the dashboard beside the call.
+pub const WHEP_NOTICE_UNSUPPORTED: &str =
+    "WHEP egress is receive-only: the bot cannot speak into this call";
 
 impl Driver {
     pub async fn run(mut self) {
@@ -69,6 +76,11 @@ impl Driver {
             // A failed DELETE was logged in `end`; nothing more to do about it here.
             let _ = self.end(&mut tracks, DisconnectReason::Left).await;
             return;
+        }
+        if self.notice_asked {
+            let unsupported = NoticeOutcome::Unsupported(WHEP_NOTICE_UNSUPPORTED.to_owned());
+            // Only fails once nobody reads the session, which the loop below notices.
+            let _ = self.events.send(CallEvent::Notice(unsupported)).await;
         }
         loop {
             let msg = tokio::select! {

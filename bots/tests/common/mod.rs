@@ -8,7 +8,9 @@ use std::sync::{Arc, OnceLock};
 use std::time::Duration;
 
 use panelist_bots::audio::resample::Decimator;
-use panelist_bots::{CallEvent, CallSession, DisconnectReason, ParticipantId, PcmFrame};
+use panelist_bots::{
+    CallEvent, CallSession, DisconnectReason, NoticeOutcome, ParticipantId, PcmFrame,
+};
 
 /// The interview WAVs, generated once per test binary with scripts/gen-speech.sh (deterministic, so a fixed
 /// directory is simply overwritten; cargo runs test binaries one at a time).
@@ -50,6 +52,7 @@ pub struct Heard {
     pub speech: BTreeMap<ParticipantId, Vec<(bool, Duration)>>,
     pub disconnected: Option<DisconnectReason>,
     pub order: Vec<&'static str>,
+    pub notices: Vec<NoticeOutcome>,
 }
 
 impl Heard {
@@ -80,6 +83,7 @@ impl Heard {
                     .or_default()
                     .push((false, at));
             }
+            CallEvent::Notice(outcome) => self.notices.push(outcome),
             CallEvent::Disconnected { reason } => {
                 self.order.push("disconnected");
                 self.disconnected = Some(reason);
