@@ -248,7 +248,7 @@ async fn the_bot_speaks_its_notice_and_a_participant_hears_it() {
         .publisher(
             ROOM,
             "Kate Austen (Interviewer)",
-            Arc::new(encode_pcm(&read_wav(&kate_wav).unwrap()).unwrap()),
+            Arc::new(encode_pcm(&read_wav(&john_wav).unwrap()).unwrap()),
         )
         .await;
     // The participant who must hear the notice: a second client, subscribed to everyone.
@@ -259,9 +259,10 @@ async fn the_bot_speaks_its_notice_and_a_participant_hears_it() {
         .append_pair("display", "Listener");
     let mut listener = join_url(&connector, listener_url).await.unwrap();
 
-    // Four seconds of speech stand in for the synthesised notice (the orchestrator's espeak-ng
-    // voice is tested on its own): correlation can then tell it from anything else.
-    let notice = read_wav(&john_wav).unwrap()[..48_000 * 4].to_vec();
+    // Four seconds of speech (the interviewer's opening words) stand in for the synthesised notice
+    // (the orchestrator's espeak-ng voice is tested on its own): correlation can then tell it from
+    // anything else. Kate stays silent, so the listener hears only the notice.
+    let notice = read_wav(&kate_wav).unwrap()[..48_000 * 4].to_vec();
     let mut spec = JoinSpec::new(lab.janus.room_url(ROOM));
     spec.notice = Some(Arc::new(encode_pcm(&notice).unwrap()));
     let mut bot = {

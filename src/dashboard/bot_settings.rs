@@ -133,6 +133,7 @@ pub async fn save(
         );
     }
     tracing::info!(user = %who.name(), join_lead_secs = prefs.join_lead_secs, "bot settings saved");
+    crate::privacy::record_access(&state.store, who.name(), "settings_changed", "bots", None).await;
     if let Some(s) = &state.supervisor {
         s.do_send(ApplyBotPreferences(prefs));
     }

@@ -252,6 +252,18 @@ pub async fn record(
         tracing::error!(error = %e, "cannot record consent");
         return unavailable();
     }
+    crate::privacy::record_access(
+        &state.store,
+        who.name(),
+        "consent_recorded",
+        if decision == ConsentDecision::Granted {
+            "granted"
+        } else {
+            "declined"
+        },
+        Some(format!("interview {id}")),
+    )
+    .await;
     let to = if decision == ConsentDecision::Declined {
         "/?msg=purged".to_string()
     } else {

@@ -249,6 +249,14 @@ pub async fn save(
     match state.integration.save(update).await {
         Ok(()) => {
             tracing::info!(user = %who.name(), "integration settings saved");
+            crate::privacy::record_access(
+                &state.store,
+                who.name(),
+                "settings_changed",
+                "integration",
+                None,
+            )
+            .await;
             back("saved")
         }
         Err(e) => render(&state, &who, None, &[e.to_string()]).await,

@@ -41,6 +41,15 @@ pub async fn page(
             .body("No such interview.");
     }
     tracing::info!(user = %who.name(), interview_id = id, "viewed an interview");
+    // The page shows the transcript and the note; its live refreshes are not counted again.
+    crate::privacy::record_access(
+        &state.store,
+        who.name(),
+        "transcript_viewed",
+        "interview page",
+        Some(format!("interview {id}")),
+    )
+    .await;
     let recordings = list_recordings(&state.settings.data_dir, id);
     let body = html! {
         h1 { (d.title) }
@@ -411,6 +420,23 @@ pub async fn recording(
         .join(attempt.to_string())
         .join(&file);
     tracing::info!(user = %who.name(), interview_id = id, "recording played");
+    // Browsers ask for an audio file in several range requests; the first (no Range) or a
+    // request from the start counts as one play.
+    let from_start = req
+        .headers()
+        .get(actix_web::http::header::RANGE)
+        .and_then(|r| r.to_str().ok())
+        .is_none_or(|r| r.trim() == "bytes=0-");
+    if from_start {
+        crate::privacy::record_access(
+            &state.store,
+            who.name(),
+            "recording_played",
+            &format!("attempt {attempt}"),
+            Some(format!("interview {id}")),
+        )
+        .await;
+    }
     let audio_ogg = "audio/ogg"
         .parse()
         .unwrap_or(mime::APPLICATION_OCTET_STREAM);

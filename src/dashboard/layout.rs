@@ -18,6 +18,8 @@ pub enum Nav {
     Integrations,
     Bots,
     Users,
+    Consent,
+    Audit,
     None,
 }
 
@@ -35,7 +37,10 @@ impl Page<'_> {
             (Nav::Integrations, "/settings/integrations", "Integrations"),
             (Nav::Bots, "/settings/bots", "Bot settings"),
             (Nav::Users, "/settings/users", "Users"),
+            (Nav::Consent, "/settings/consent", "Consent"),
         ];
+        // The audit log is for admins; viewers are not shown a link they cannot open.
+        let audit = self.who.is_admin().then_some((Nav::Audit, "/settings/audit", "Audit log"));
         let markup = html! {
             (DOCTYPE)
             html lang="en" {
@@ -51,7 +56,7 @@ impl Page<'_> {
                         a.brand href="/" { "Panelist" }
                         nav aria-label="Main" {
                             ul {
-                                @for (nav, href, label) in items {
+                                @for (nav, href, label) in items.into_iter().chain(audit) {
                                     li { a href=(href) aria-current=[(nav == self.nav).then_some("page")] { (label) } }
                                 }
                             }

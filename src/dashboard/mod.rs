@@ -1,9 +1,12 @@
 //! The ops dashboard: server-rendered pages (maud) with live fragments, behind sign-in.
 //! Pages: overview (live bot board, next 24 h, notes, sync, webhooks), an interview page,
-//! Settings → Integrations, Bots and Users. Assets are compiled into the binary.
+//! Settings → Integrations, Bots, Users, Consent and the audit log. Assets are compiled into the
+//! binary.
 
+mod audit;
 mod bot_settings;
 mod consent;
+mod consent_settings;
 mod describe;
 pub mod guard;
 mod integrations;
@@ -95,7 +98,18 @@ pub fn configure(cfg: &mut web::ServiceConfig) {
                 .route("/settings/bots", web::post().to(bot_settings::save))
                 .route("/settings/users", web::get().to(users::page))
                 .route("/settings/users", web::post().to(users::add))
-                .route("/settings/users/remove", web::post().to(users::remove)),
+                .route("/settings/users/remove", web::post().to(users::remove))
+                .route("/settings/consent", web::get().to(consent_settings::page))
+                .route("/settings/consent", web::post().to(consent_settings::save))
+                .route(
+                    "/settings/consent/jobs",
+                    web::post().to(consent_settings::add_job),
+                )
+                .route(
+                    "/settings/consent/jobs/remove",
+                    web::post().to(consent_settings::remove_job),
+                )
+                .route("/settings/audit", web::get().to(audit::page)),
         );
 }
 
@@ -115,6 +129,8 @@ pub const GUARDED_GETS: &[&str] = &[
     "/settings/integrations",
     "/settings/bots",
     "/settings/users",
+    "/settings/consent",
+    "/settings/audit",
 ];
 
 pub const GUARDED_POSTS: &[&str] = &[

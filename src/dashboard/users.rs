@@ -95,6 +95,14 @@ pub async fn add(
     match state.users.create(&f.email, f.password, role).await {
         Ok(u) => {
             tracing::info!(by = %who.name(), user = %u.email, "user added from the dashboard");
+            crate::privacy::record_access(
+                &state.store,
+                who.name(),
+                "settings_changed",
+                "users: added",
+                Some(format!("{} ({})", u.email, f.role)),
+            )
+            .await;
             HttpResponse::SeeOther()
                 .insert_header((header::LOCATION, "/settings/users?msg=user_added"))
                 .finish()
@@ -126,6 +134,14 @@ pub async fn remove(
                 tracing::warn!(error = %e, "cannot end the removed user's sessions; they expire by themselves");
             }
             tracing::info!(by = %who.name(), user = %form.email, "user removed from the dashboard");
+            crate::privacy::record_access(
+                &state.store,
+                who.name(),
+                "settings_changed",
+                "users: removed",
+                Some(form.email.trim().to_ascii_lowercase()),
+            )
+            .await;
             HttpResponse::SeeOther()
                 .insert_header((header::LOCATION, "/settings/users?msg=user_removed"))
                 .finish()

@@ -59,6 +59,14 @@ async fn save_integration(
     body: web::Json<SettingsUpdate>,
 ) -> Result<HttpResponse, ApiError> {
     state.integration.save(body.into_inner()).await?;
+    crate::privacy::record_access(
+        &state.store,
+        "api-token",
+        "settings_changed",
+        "integration",
+        None,
+    )
+    .await;
     Ok(HttpResponse::Ok().json(state.integration.view(false).await?))
 }
 
@@ -187,6 +195,15 @@ async fn transcript(
 ) -> Result<HttpResponse, ApiError> {
     let files = state.transcripts.clone();
     let key = id.to_string();
+    // The API is reached with the admin token only.
+    crate::privacy::record_access(
+        &state.store,
+        "api-token",
+        "transcript_exported",
+        "GET /api/interviews/{id}/transcript",
+        Some(format!("interview {key}")),
+    )
+    .await;
     let segments = web::block(move || files.load(&key))
         .await
         .map_err(|e| ApiError::Unavailable(e.to_string()))?

@@ -5,14 +5,14 @@
 use std::path::PathBuf;
 use std::time::Duration;
 
-use chrono::{DateTime, Utc};
 use serde::{Deserialize, Serialize};
 
 use crate::domain::{Application, EntityKind, Id};
 use crate::store::{DynStore, StoreError, StoreExt, WebhookEventStatus};
 use crate::transcribe::TranscriptFiles;
 
-pub const AUDIT_NS: &str = "audit";
+use super::audit::record_audit;
+
 /// What a purged webhook body becomes in the event log.
 pub const REDACTED: &str = "{\"redacted\":\"the candidate's data was purged\"}";
 /// How long after a purge its files are swept again, for bots that were flushing when it ran.
@@ -28,49 +28,6 @@ pub struct PurgeReport {
     pub bot_records: usize,
     /// Webhook bodies in the event log that named the candidate, replaced by a marker.
     pub webhook_bodies: usize,
-}
-
-/// What the audit log keeps of a purge or a retention sweep: why, when, and how much of each kind
-/// was removed. No personal data.
-#[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize)]
-pub struct AuditEntry {
-    pub at: DateTime<Utc>,
-    /// "purge_candidate" or "retention_sweep".
-    pub action: String,
-    /// "delete_candidate", "candidate_anonymized", "admin" or "retention".
-    pub reason: String,
-    pub counts: std::collections::BTreeMap<String, u64>,
-}
-
-/// Appends an audit entry; `counts` is any struct of counters.
-pub(crate) async fn record_audit<T: Serialize>(
-    store: &DynStore,
-    action: &str,
-    reason: &str,
-    counts: &T,
-) -> Result<(), StoreError> {
-    let counts = match serde_json::to_value(counts)? {
-        serde_json::Value::Object(m) => m
-            .into_iter()
-            .filter_map(|(k, v)| v.as_u64().map(|n| (k, n)))
-            .collect(),
-        _ => Default::default(),
-    };
-    let entry = AuditEntry {
-        at: Utc::now(),
-        action: action.to_string(),
-        reason: reason.to_string(),
-        counts,
-    };
-    // Time-ordered keys, so a listing is chronological.
-    let key = format!(
-        "{}-{}",
-        entry.at.format("%Y%m%dT%H%M%S%.6f"),
-        uuid::Uuid::new_v4()
-    );
-    store
-        .kv_put(AUDIT_NS, &key, &serde_json::to_vec(&entry)?, None)
-        .await
 }
 
 #[derive(Clone)]

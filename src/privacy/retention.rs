@@ -176,7 +176,7 @@ impl RetentionActor {
                     Ok(r) if r.is_empty() => {}
                     Ok(r) => {
                         tracing::info!(transcripts = r.transcripts, recordings = r.recordings, notes = r.notes, bot_records = r.bot_records, "retention sweep removed expired data");
-                        if let Err(e) = super::purge::record_audit(&store, "retention_sweep", "retention", &r).await {
+                        if let Err(e) = super::audit::record_audit(&store, "retention_sweep", "retention", &r).await {
                             tracing::warn!(error = %e, "cannot write the retention audit entry");
                         }
                     }

@@ -12,20 +12,30 @@ use panelist_bots::{
     CallEvent, CallSession, DisconnectReason, NoticeOutcome, ParticipantId, PcmFrame,
 };
 
-/// The interview WAVs, generated once per test binary with scripts/gen-speech.sh (deterministic, so a fixed
-/// directory is simply overwritten; cargo runs test binaries one at a time).
+/// The interview WAVs, generated with scripts/gen-speech.sh. Each test process (nextest runs every test in
+/// its own) generates into a directory of its own and then renames it into place, so a test never reads a
+/// file another is still writing; the output is deterministic, so whichever rename wins is the same.
 pub fn speech() -> (PathBuf, PathBuf) {
     static DIR: OnceLock<PathBuf> = OnceLock::new();
     let dir = DIR.get_or_init(|| {
         let dir = PathBuf::from(env!("CARGO_TARGET_TMPDIR")).join("speech");
+        if dir.join("candidate.wav").exists() {
+            return dir;
+        }
+        let scratch = PathBuf::from(env!("CARGO_TARGET_TMPDIR"))
+            .join(format!("speech-{}", std::process::id()));
         let root = PathBuf::from(env!("CARGO_MANIFEST_DIR")).join("..");
         let status = Command::new("bash")
             .arg(root.join("scripts/gen-speech.sh"))
-            .arg(&dir)
+            .arg(&scratch)
             .arg(root.join("bots/testdata/interview.txt"))
             .status()
             .expect("run scripts/gen-speech.sh (needs espeak-ng and sox)");
         assert!(status.success(), "gen-speech.sh failed");
+        // Another process may have won the race; its files are the same.
+        if std::fs::rename(&scratch, &dir).is_err() {
+            let _ = std::fs::remove_dir_all(&scratch);
+        }
         dir
     });
     (dir.join("interviewer.wav"), dir.join("candidate.wav"))
