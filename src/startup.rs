@@ -56,11 +56,15 @@ impl Core {
             &settings.data_dir,
         )?;
         let integration = IntegrationService::new(store.clone(), key.clone(), settings.clone());
-        let syncer = Arc::new(Syncer::new(
+        let consent_hook = crate::consent::GreenhouseConsentHook::new(
             store.clone(),
-            integration.clone(),
-            settings.sync.clone(),
-        ));
+            settings.consent.greenhouse.clone(),
+            crate::privacy::Purger::new(store.clone(), settings.data_dir.clone()),
+        );
+        let syncer = Arc::new(
+            Syncer::new(store.clone(), integration.clone(), settings.sync.clone())
+                .with_candidate_hook(Arc::new(consent_hook)),
+        );
         Ok(Core {
             settings,
             store,
@@ -95,6 +99,10 @@ impl crate::webhooks::Refresher for WebhookApplier {
 
     async fn refresh_candidate(&self, id: crate::domain::Id) -> Result<String, String> {
         crate::webhooks::Refresher::refresh_candidate(self.syncer.as_ref(), id).await
+    }
+
+    async fn candidates_seen(&self, candidates: &[crate::domain::Candidate]) {
+        self.syncer.candidates_seen(candidates).await;
     }
 
     async fn purge_candidate(

@@ -50,9 +50,15 @@ async fn room(dir: &std::path::Path) -> RoomHandle {
         .unwrap()
 }
 
+const WEBHOOK_SECRET: &str = "whsec-consent-0123456789";
+
 async fn app(chat: &FakeChat, policy: &str) -> TestApp {
+    app_with(chat, policy, &[]).await
+}
+
+async fn app_with(chat: &FakeChat, policy: &str, extra: &[(&str, &str)]) -> TestApp {
     let models = model_dir(ModelName::TinyEn).display().to_string();
-    let env: Vec<(&str, &str)> = vec![
+    let mut env: Vec<(&str, &str)> = vec![
         ("PANELIST__BOTS__ENABLED", "true"),
         ("PANELIST__BOTS__JOIN_LEAD_SECS", "1"),
         ("PANELIST__BOTS__RESCAN_SECS", "1"),
@@ -63,6 +69,7 @@ async fn app(chat: &FakeChat, policy: &str) -> TestApp {
         ("PANELIST__POSTER__POLL_INTERVAL_SECS", "1"),
         ("PANELIST__CONSENT__POLICY", policy),
     ];
+    env.extend_from_slice(extra);
     let app = spawn_app_with(Backend::Redis, FakeConfig::default(), &env).await;
     app.fake.upsert_user(&User {
         id: 777,
@@ -74,7 +81,7 @@ async fn app(chat: &FakeChat, policy: &str) -> TestApp {
         .api(Method::PUT, "/settings/integration")
         .json(
             &json!({"api_version": "v3", "client_id": "test-client", "client_secret": "test-secret",
-            "integration_user_email": "notetaker@acme.example"}),
+            "integration_user_email": "notetaker@acme.example", "webhook_secret": WEBHOOK_SECRET}),
         )
         .send()
         .await
@@ -269,6 +276,126 @@ async fn a_decline_mid_call_stops_the_bot_and_deletes_the_recording() {
         .unwrap()
         .unwrap();
     assert_eq!(record.decision, ConsentDecision::Declined);
+    room.shutdown().await;
+    app.shutdown().await;
+}
+
+/// Consent recorded in Greenhouse: under `opt_in`, a candidate tag set there (picked up by the sync)
+/// lets the bot join; a custom field set to "No" afterwards (arriving by webhook) stops the bot
+/// and deletes what it recorded, as a decline on the consent page does.
+#[actix_web::test]
+async fn consent_set_in_greenhouse_by_tag_or_custom_field_is_honoured() {
+    let audio = tempfile::tempdir().unwrap();
+    let room = room(audio.path()).await;
+    let chat = FakeChat::start(vec![]).await;
+    chat.set_fallback(echo_candidate_model);
+    let app = app_with(
+        &chat,
+        "opt_in",
+        &[
+            ("PANELIST__CONSENT__GREENHOUSE__GRANTED_TAG", "Recording OK"),
+            (
+                "PANELIST__CONSENT__GREENHOUSE__CUSTOM_FIELD",
+                "recording_consent",
+            ),
+        ],
+    )
+    .await;
+    schedule(&app, room.whep_url().as_str()).await;
+    state_is(&app, BotState::ConsentPending, Duration::from_secs(30)).await;
+
+    // The recruiter tags the candidate in Greenhouse; the next sync brings the tag.
+    app.fake.upsert_candidate(
+        &serde_json::from_value::<Candidate>(json!({"id": CANDIDATE, "first_name": "Daniel",
+            "last_name": "Okafor", "tags": ["recording ok"], "updated_at": Utc::now()}))
+        .unwrap(),
+    );
+    assert!(app
+        .api(Method::POST, "/sync")
+        .send()
+        .await
+        .unwrap()
+        .status()
+        .is_success());
+    let store = app.store.clone();
+    eventually(
+        "the bot joins after the tag",
+        Duration::from_secs(60),
+        || {
+            let store = store.clone();
+            async move {
+                matches!(store.get_bot_run(INTERVIEW).await, Ok(Some(r)) if r.joined_at().is_some())
+            }
+        },
+    )
+    .await;
+    let record = Consents::new(app.store.clone())
+        .get(CANDIDATE)
+        .await
+        .unwrap()
+        .unwrap();
+    assert_eq!(
+        (record.decision, record.how.as_str()),
+        (ConsentDecision::Granted, "greenhouse_tag")
+    );
+    let recordings = app
+        .data_dir
+        .path()
+        .join("recordings")
+        .join(INTERVIEW.to_string());
+    eventually("something is recorded", Duration::from_secs(30), || {
+        let exists = recordings.exists();
+        async move { exists }
+    })
+    .await;
+
+    // Then the candidate says no, recorded in a custom field; Greenhouse sends the update.
+    let body = json!({
+        "action": "update_candidate",
+        "payload": {"candidate": {"id": CANDIDATE, "first_name": "Daniel", "last_name": "Okafor",
+            "tags": ["recording ok"], "updated_at": Utc::now(),
+            "custom_fields": {"recording_consent": {"name": "Recording consent",
+                "type": "single_select", "value": "No"}}}}
+    })
+    .to_string();
+    let signature = panelist::webhooks::sign(WEBHOOK_SECRET.as_bytes(), body.as_bytes());
+    let res = app
+        .http
+        .post(format!("{}/webhooks/greenhouse", app.address))
+        .header("Content-Type", "application/json")
+        .header(panelist::webhooks::SIGNATURE_HEADER, signature)
+        .header("Greenhouse-Event-ID", uuid::Uuid::new_v4().to_string())
+        .body(body)
+        .send()
+        .await
+        .unwrap();
+    assert_eq!(res.status(), 200, "{}", res.text().await.unwrap());
+    eventually(
+        "the declined candidate's recordings are gone",
+        Duration::from_secs(60),
+        || {
+            let gone = !recordings.exists();
+            async move { gone }
+        },
+    )
+    .await;
+    let record = Consents::new(app.store.clone())
+        .get(CANDIDATE)
+        .await
+        .unwrap()
+        .unwrap();
+    assert_eq!(
+        (record.decision, record.how.as_str()),
+        (ConsentDecision::Declined, "greenhouse_field")
+    );
+    eventually("the bot has left", Duration::from_secs(30), || {
+        let active = room.stats().active();
+        async move { active == 0 }
+    })
+    .await;
+    // The custom field itself was never stored.
+    let stored = app.store.get::<Candidate>(CANDIDATE).await.unwrap();
+    assert!(stored.is_none_or(|c| c.custom_fields.is_empty()));
     room.shutdown().await;
     app.shutdown().await;
 }

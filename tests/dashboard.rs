@@ -732,10 +732,186 @@ async fn an_admin_can_delete_a_candidates_data_from_the_interview_page() {
         .kv_list(panelist::privacy::AUDIT_NS)
         .await
         .unwrap();
-    let entry: panelist::privacy::AuditEntry = serde_json::from_slice(&audit[0].1).unwrap();
+    let entries: Vec<panelist::privacy::AuditEntry> = audit
+        .iter()
+        .map(|(_, v)| serde_json::from_slice(v).unwrap())
+        .collect();
+    let purge = entries
+        .iter()
+        .find(|e| e.action == "purge_candidate")
+        .expect("no purge entry");
     assert_eq!(
-        (entry.reason.as_str(), entry.counts["transcripts"]),
+        (purge.reason.as_str(), purge.counts["transcripts"]),
         ("admin", 1)
     );
+    // Who asked, and who had looked at the page before: named, with no candidate data.
+    assert!(entries
+        .iter()
+        .any(|e| e.action == "purge_requested" && e.actor.as_deref() == Some("ana@acme.example")));
+    assert!(entries.iter().any(|e| e.action == "transcript_viewed"
+        && e.actor.as_deref() == Some("ana@acme.example")
+        && e.subject.as_deref() == Some("interview 73")));
+    for e in &entries {
+        let json = serde_json::to_string(e).unwrap();
+        assert!(
+            !json.contains("Jo Gone") && !json.contains("hi\""),
+            "{json}"
+        );
+    }
+    app.shutdown().await;
+}
+
+/// Settings → Consent sets the policy and per-job overrides that the bots decide with; every
+/// change, transcript export and view lands in the audit log, which only admins can read.
+#[actix_web::test]
+async fn consent_settings_and_the_audit_log() {
+    use panelist::consent::{decide, ConsentPolicy, ConsentSettings, Decision};
+    use panelist::domain::{Application, Candidate, Interview, Job};
+    use panelist::store::StoreExt;
+    let app = spawn_app(Backend::Redis).await;
+    add_user(&app, "ana@acme.example", Role::Admin).await;
+    add_user(&app, "vic@acme.example", Role::Viewer).await;
+    let job: Job =
+        serde_json::from_value(serde_json::json!({"id": 81, "name": "Staff Engineer"})).unwrap();
+    let c: Candidate =
+        serde_json::from_value(serde_json::json!({"id": 82, "first_name": "Kim"})).unwrap();
+    let a: Application = serde_json::from_value(serde_json::json!({
+        "id": 83, "candidate_id": 82, "jobs": [{"id": 81, "name": "Staff Engineer"}]
+    }))
+    .unwrap();
+    app.store.put(&[job]).await.unwrap();
+    app.store.put(&[c]).await.unwrap();
+    app.store.put(&[a]).await.unwrap();
+    let interview = Interview {
+        id: 84,
+        application_id: Some(83),
+        ..Default::default()
+    };
+    app.store.upsert_interview(&interview).await.unwrap();
+
+    let admin = sign_in(&app, "ana@acme.example").await;
+    let page = admin
+        .get("/settings/consent")
+        .send()
+        .await
+        .unwrap()
+        .text()
+        .await
+        .unwrap();
+    assert!(
+        page.contains("Staff Engineer"),
+        "the job picker lists synced jobs"
+    );
+    let res = admin
+        .post_form("/settings/consent", &[("policy", "opt_out")])
+        .send()
+        .await
+        .unwrap();
+    assert_eq!(res.status(), StatusCode::SEE_OTHER);
+    let res = admin
+        .post_form(
+            "/settings/consent/jobs",
+            &[("job_id", "81"), ("policy", "opt_in")],
+        )
+        .send()
+        .await
+        .unwrap();
+    assert_eq!(res.status(), StatusCode::SEE_OTHER);
+    let saved = ConsentSettings::load(&app.store, ConsentPolicy::Notify)
+        .await
+        .unwrap();
+    assert_eq!(saved.policy, ConsentPolicy::OptOut);
+    assert_eq!(saved.jobs.get(&81), Some(&ConsentPolicy::OptIn));
+    // The bot for this job's interview now waits for the candidate's consent.
+    assert!(matches!(
+        decide(&app.store, ConsentPolicy::Notify, &interview)
+            .await
+            .unwrap(),
+        Decision::Pending(_)
+    ));
+    let res = admin
+        .post_form("/settings/consent", &[("policy", "sometimes")])
+        .send()
+        .await
+        .unwrap();
+    assert_eq!(
+        res.status(),
+        StatusCode::OK,
+        "a bad policy is shown, not saved"
+    );
+    let res = admin
+        .post_form("/settings/consent/jobs/remove", &[("job_id", "81")])
+        .send()
+        .await
+        .unwrap();
+    assert_eq!(res.status(), StatusCode::SEE_OTHER);
+    assert!(matches!(
+        decide(&app.store, ConsentPolicy::Notify, &interview)
+            .await
+            .unwrap(),
+        Decision::Record(_)
+    ));
+
+    // Viewers see the policy but cannot change it, and cannot open the audit log.
+    let viewer = sign_in(&app, "vic@acme.example").await;
+    let res = viewer
+        .post_form("/settings/consent", &[("policy", "notify")])
+        .send()
+        .await
+        .unwrap();
+    assert_eq!(res.status(), StatusCode::FORBIDDEN);
+    assert_eq!(
+        viewer.get("/settings/audit").send().await.unwrap().status(),
+        StatusCode::FORBIDDEN
+    );
+    let viewer_page = viewer.get("/").send().await.unwrap().text().await.unwrap();
+    assert!(!viewer_page.contains("/settings/audit"));
+    assert_eq!(
+        viewer.get("/interviews/84").send().await.unwrap().status(),
+        StatusCode::OK
+    );
+    let export = app
+        .api(reqwest::Method::GET, "/interviews/84/transcript")
+        .send()
+        .await
+        .unwrap();
+    assert_eq!(export.status(), StatusCode::OK);
+
+    let log = admin
+        .get("/settings/audit")
+        .send()
+        .await
+        .unwrap()
+        .text()
+        .await
+        .unwrap();
+    let rows: Vec<&str> = log.split("<tr data-action=").skip(1).collect();
+    let row = |action: &str, who: &str, needle: &str| {
+        rows.iter().any(|r| {
+            r.starts_with(&format!("\"{action}\"")) && r.contains(who) && r.contains(needle)
+        })
+    };
+    assert!(
+        row("settings_changed", "ana@acme.example", "policy opt_out"),
+        "{log}"
+    );
+    assert!(
+        row("settings_changed", "ana@acme.example", "job 81 opt_in"),
+        "{log}"
+    );
+    assert!(
+        row("settings_changed", "ana@acme.example", "job 81 removed"),
+        "{log}"
+    );
+    assert!(
+        row("transcript_viewed", "vic@acme.example", "interview 84"),
+        "{log}"
+    );
+    assert!(
+        row("transcript_exported", "api-token", "interview 84"),
+        "{log}"
+    );
+    // Newest first: the export came last.
+    assert!(rows[0].starts_with("\"transcript_exported\""), "{log}");
     app.shutdown().await;
 }

@@ -282,6 +282,9 @@ pub struct ConsentConfig {
     pub spoken_notice: bool,
     /// The espeak-ng voice that speaks it.
     pub notice_voice: String,
+    /// Consent recorded in Greenhouse, by candidate tag or custom field.
+    #[serde(default)]
+    pub greenhouse: crate::consent::GreenhouseConsent,
 }
 
 #[derive(Debug, Clone, Deserialize)]

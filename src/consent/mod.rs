@@ -4,11 +4,15 @@
 //! policy. Candidates answer on a signed page that needs no login (`/consent/<token>`); admins can
 //! record an answer from the dashboard. Declining purges what was already recorded.
 
+mod greenhouse;
 mod links;
 mod policy;
 mod records;
 mod voice;
 
+pub use greenhouse::{
+    record_change as record_greenhouse_change, GreenhouseConsent, GreenhouseConsentHook,
+};
 pub use links::ConsentLinks;
 pub use policy::{decide, ConsentPolicy, ConsentSettings, Decision};
 pub use records::{ConsentDecision, ConsentRecord, Consents};

@@ -19,6 +19,7 @@ fn action_label(action: &str) -> &str {
         "settings_changed" => "changed settings",
         "consent_recorded" => "recorded consent",
         "purge_candidate" => "deleted a candidate's data",
+        "purge_requested" => "asked to delete a candidate's data",
         "retention_sweep" => "expired old data",
         other => other,
     }

@@ -38,7 +38,11 @@ fn label(p: ConsentPolicy) -> &'static str {
 
 /// Synced jobs by name, for the override picker and the overrides table.
 async fn jobs(state: &AppState) -> Vec<(Id, String)> {
-    let ids = state.store.list_ids(EntityKind::Job).await.unwrap_or_default();
+    let ids = state
+        .store
+        .list_ids(EntityKind::Job)
+        .await
+        .unwrap_or_default();
     let mut out = Vec::with_capacity(ids.len());
     for id in ids {
         if let Ok(Some(job)) = state.store.get::<Job>(id).await {
@@ -212,7 +216,14 @@ async fn change(
         .await;
     }
     tracing::info!(user = %who.name(), change = what, policy = settings.policy.as_str(), overrides = settings.jobs.len(), "consent settings saved");
-    crate::privacy::record_access(&state.store, who.name(), "settings_changed", "consent", Some(what.to_string())).await;
+    crate::privacy::record_access(
+        &state.store,
+        who.name(),
+        "settings_changed",
+        "consent",
+        Some(what.to_string()),
+    )
+    .await;
     HttpResponse::SeeOther()
         .insert_header((header::LOCATION, "/settings/consent?msg=saved"))
         .finish()

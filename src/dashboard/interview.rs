@@ -330,6 +330,15 @@ pub async fn purge_candidate(
     {
         Ok(r) => {
             tracing::info!(user = %who.name(), interviews = r.interviews, "candidate purged from the dashboard");
+            // Who asked; the purge's own entry (reason `admin`) has the counts.
+            crate::privacy::record_access(
+                &state.store,
+                who.name(),
+                "purge_requested",
+                "admin",
+                None,
+            )
+            .await;
             HttpResponse::SeeOther()
                 .insert_header((header::LOCATION, "/?msg=purged"))
                 .finish()

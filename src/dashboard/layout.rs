@@ -40,7 +40,10 @@ impl Page<'_> {
             (Nav::Consent, "/settings/consent", "Consent"),
         ];
         // The audit log is for admins; viewers are not shown a link they cannot open.
-        let audit = self.who.is_admin().then_some((Nav::Audit, "/settings/audit", "Audit log"));
+        let audit = self
+            .who
+            .is_admin()
+            .then_some((Nav::Audit, "/settings/audit", "Audit log"));
         let markup = html! {
             (DOCTYPE)
             html lang="en" {

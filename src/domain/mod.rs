@@ -226,6 +226,13 @@ pub struct Candidate {
     pub email_addresses: Vec<TypedValue>,
     #[serde(default, deserialize_with = "de::null_default")]
     pub tags: Vec<String>,
+    /// Custom field values by key: the value itself (Harvest) or `{name, type, value}` (webhooks).
+    /// Read from Greenhouse for the consent field only and never stored (`skip_serializing`):
+    /// custom fields hold things like desired salary that Panelist has no business keeping.
+    #[serde(default, deserialize_with = "de::null_default", skip_serializing)]
+    pub custom_fields: std::collections::BTreeMap<String, serde_json::Value>,
+    #[serde(default, deserialize_with = "de::null_default", skip_serializing)]
+    pub keyed_custom_fields: std::collections::BTreeMap<String, serde_json::Value>,
     #[serde(default)]
     pub created_at: Option<DateTime<Utc>>,
     #[serde(default)]

@@ -7,4 +7,4 @@ mod syncer;
 
 pub use actor::{GetSyncStatus, StartSync, StartedSync, SyncActor, SyncStatus};
 pub use plan::{SyncKind, RESOURCES};
-pub use syncer::{SyncError, SyncProgress, Syncer};
+pub use syncer::{CandidateHook, SyncError, SyncProgress, Syncer};

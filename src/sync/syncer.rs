@@ -1,6 +1,7 @@
 //! One sync run, and targeted refreshes, as plain async code the actor and the CLI both call.
 
 use std::collections::{BTreeMap, HashSet};
+use std::sync::Arc;
 
 use chrono::{DateTime, Duration, Utc};
 use futures::StreamExt;
@@ -41,6 +42,18 @@ trait Synced: Entity + serde::de::DeserializeOwned {
     async fn persist(store: &DynStore, page: &[Self]) -> Result<(), StoreError> {
         store.put(page).await
     }
+
+    /// The page as candidates, for the candidate hook (only `Candidate` answers).
+    fn as_candidates(_page: &[Self]) -> Option<&[Candidate]> {
+        None
+    }
+}
+
+/// Told about every candidate read from Greenhouse, by the sync and by webhooks, while the payload
+/// still has what is not stored (custom fields): how consent recorded in Greenhouse is picked up.
+#[async_trait::async_trait]
+pub trait CandidateHook: Send + Sync {
+    async fn candidates_seen(&self, candidates: &[Candidate]);
 }
 
 macro_rules! synced {
@@ -53,7 +66,17 @@ macro_rules! synced {
     )*};
 }
 synced!(User => updated_at, Job => updated_at, JobPost => updated_at, JobStage => updated_at,
-    Candidate => updated_at, Application => last_activity_at);
+    Application => last_activity_at);
+
+impl Synced for Candidate {
+    fn changed_at(&self) -> Option<DateTime<Utc>> {
+        self.updated_at
+    }
+
+    fn as_candidates(page: &[Self]) -> Option<&[Candidate]> {
+        Some(page)
+    }
+}
 
 #[async_trait::async_trait]
 impl Synced for Interview {
@@ -75,6 +98,7 @@ pub struct Syncer {
     store: DynStore,
     integration: IntegrationService,
     settings: SyncSettings,
+    candidate_hook: Option<Arc<dyn CandidateHook>>,
 }
 
 impl Syncer {
@@ -83,6 +107,20 @@ impl Syncer {
             store,
             integration,
             settings,
+            candidate_hook: None,
+        }
+    }
+
+    /// Tells `hook` about every candidate stored from Greenhouse.
+    pub fn with_candidate_hook(mut self, hook: Arc<dyn CandidateHook>) -> Self {
+        self.candidate_hook = Some(hook);
+        self
+    }
+
+    /// Candidates read from Greenhouse elsewhere (webhooks), for the hook.
+    pub async fn candidates_seen(&self, candidates: &[Candidate]) {
+        if let Some(hook) = &self.candidate_hook {
+            hook.candidates_seen(candidates).await;
         }
     }
 
@@ -210,6 +248,9 @@ impl Syncer {
             T::persist(&self.store, &page)
                 .await
                 .map_err(|e| (fetched, e.into()))?;
+            if let Some(candidates) = T::as_candidates(&page) {
+                self.candidates_seen(candidates).await;
+            }
             fetched += page.len() as u64;
             report(fetched);
         }
@@ -286,5 +327,9 @@ impl crate::webhooks::Refresher for Syncer {
         Syncer::refresh_candidate(self, candidate_id)
             .await
             .map_err(|e| e.to_string())
+    }
+
+    async fn candidates_seen(&self, candidates: &[Candidate]) {
+        Syncer::candidates_seen(self, candidates).await;
     }
 }

@@ -191,6 +191,9 @@ async fn execute(
                     candidate.id,
                 )
                 .await?;
+                refresher
+                    .candidates_seen(std::slice::from_ref(candidate))
+                    .await;
                 format!("upserted candidate {}", candidate.id)
             }
             Command::UpsertApplication(application) => {

@@ -43,6 +43,9 @@ pub trait Refresher: Send + Sync {
     /// `Ok(summary)` for the event log, or `Err(readable reason)`; an error is retried.
     async fn refresh_application(&self, application_id: Id) -> Result<String, String>;
     async fn refresh_candidate(&self, candidate_id: Id) -> Result<String, String>;
+    /// A candidate as a webhook carried it (with the custom fields that are not stored), for
+    /// consent recorded in Greenhouse. The default does nothing.
+    async fn candidates_seen(&self, _candidates: &[crate::domain::Candidate]) {}
     /// Removes everything about a candidate (`Ok(summary)`, counts only). The default refuses, so
     /// an applier without access to the data directory never half-purges.
     async fn purge_candidate(
