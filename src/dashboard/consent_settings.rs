@@ -49,7 +49,7 @@ async fn jobs(state: &AppState) -> Vec<(Id, String)> {
             out.push((id, job.name.unwrap_or_else(|| format!("Job {id}"))));
         }
     }
-    out.sort_by(|a, b| a.1.to_lowercase().cmp(&b.1.to_lowercase()));
+    out.sort_by_key(|a| a.1.to_lowercase());
     out
 }
 
