@@ -671,4 +671,29 @@ mod tests {
         assert_eq!(runs[1].0, Duration::from_millis(100));
         assert_eq!(runs[1].1.len(), 640);
     }
+
+    #[test]
+    fn notice_outcomes_say_whether_and_how_the_room_was_told() {
+        let at = Utc::now();
+        let given = notice_log(
+            NoticeOutcome::Delivered {
+                duration: Duration::from_millis(9_840),
+                speaker: "Panelist Notetaker".into(),
+            },
+            at,
+        );
+        assert!(given.given);
+        assert_eq!(
+            given.detail,
+            "spoken into the call as Panelist Notetaker (9.8 s)"
+        );
+        for outcome in [
+            NoticeOutcome::Unsupported("WHEP egress is receive-only".into()),
+            NoticeOutcome::Failed("cannot publish the notice: 403".into()),
+        ] {
+            let log = notice_log(outcome.clone(), at);
+            assert!(!log.given, "{outcome:?}");
+            assert!(log.detail.contains("receive-only") || log.detail.contains("403"));
+        }
+    }
 }
