@@ -36,10 +36,13 @@ impl Core {
             .then(|| self.key.clone())
     }
 
-    /// The transcript files, sealed as configured.
+    /// The transcript files: written sealed when configured, and sealed ones always readable.
     pub fn transcripts(&self) -> crate::transcribe::TranscriptFiles {
-        crate::transcribe::TranscriptFiles::new(&self.settings.data_dir)
-            .with_key(self.at_rest_key())
+        let files = crate::transcribe::TranscriptFiles::new(&self.settings.data_dir);
+        match self.at_rest_key() {
+            Some(key) => files.with_key(Some(key)),
+            None => files.reading_with(self.key.clone()),
+        }
     }
 
     pub async fn build(settings: Settings) -> anyhow::Result<Core> {

@@ -62,6 +62,8 @@ pub struct TranscriptIoError {
 pub struct TranscriptFiles {
     dir: PathBuf,
     key: Option<std::sync::Arc<crate::settings::DataKey>>,
+    /// Whether new lines are sealed (the key may be there only to read older sealed lines).
+    seal: bool,
 }
 
 impl TranscriptFiles {
@@ -69,12 +71,22 @@ impl TranscriptFiles {
         TranscriptFiles {
             dir: data_dir.join("transcripts"),
             key: None,
+            seal: false,
         }
     }
 
     /// Seals what is written with `key`, and opens sealed lines with it (or a key it replaced).
     pub fn with_key(mut self, key: Option<crate::settings::DataKey>) -> TranscriptFiles {
+        self.seal = key.is_some();
         self.key = key.map(std::sync::Arc::new);
+        self
+    }
+
+    /// Opens sealed lines with `key` but writes plain ones (encryption at rest turned off after
+    /// transcripts were sealed: those stay readable).
+    pub fn reading_with(mut self, key: crate::settings::DataKey) -> TranscriptFiles {
+        self.key = Some(std::sync::Arc::new(key));
+        self.seal = false;
         self
     }
 
@@ -105,7 +117,7 @@ impl TranscriptFiles {
         let path = self.path(interview_id);
         let dir = self.dir.clone();
         let task_path = path.clone();
-        let key = self.key.clone();
+        let key = self.key.clone().filter(|_| self.seal);
         tokio::task::spawn_blocking(move || {
             append_lines(&dir, &task_path, &segments, key.as_deref())
         })
@@ -422,5 +434,16 @@ mod tests {
             .unwrap_err()
             .to_string()
             .contains("encrypted"));
+        // Encryption turned off later: new lines are plain, the sealed ones still open.
+        let off = TranscriptFiles::new(dir.path()).reading_with(key);
+        off.append(
+            "7",
+            vec![TranscriptSegment::new("p2", "Bob", 10_000, 10_500, "Plain.")],
+        )
+        .await
+        .unwrap();
+        let raw = std::fs::read_to_string(off.path("7")).unwrap();
+        assert!(raw.contains("Plain."));
+        assert_eq!(off.load("7").unwrap().len(), 4);
     }
 }
