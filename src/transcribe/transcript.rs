@@ -438,7 +438,9 @@ mod tests {
         let off = TranscriptFiles::new(dir.path()).reading_with(key);
         off.append(
             "7",
-            vec![TranscriptSegment::new("p2", "Bob", 10_000, 10_500, "Plain.")],
+            vec![TranscriptSegment::new(
+                "p2", "Bob", 10_000, 10_500, "Plain.",
+            )],
         )
         .await
         .unwrap();
