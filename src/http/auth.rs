@@ -38,6 +38,12 @@ impl AdminToken {
             Ok(t) if !t.trim().is_empty() => {
                 Ok(Self::new(SecretString::from(t.trim().to_string())))
             }
+            // A file that exists but cannot be read (permissions, I/O) is an error: replacing it
+            // would silently lock out every script using the token.
+            Err(e) if e.kind() != std::io::ErrorKind::NotFound => Err(std::io::Error::new(
+                e.kind(),
+                format!("cannot read the admin token file {}: {e}", path.display()),
+            )),
             Ok(_) | Err(_) => {
                 std::fs::create_dir_all(data_dir)?;
                 let mut bytes = [0u8; 24];
@@ -67,5 +73,20 @@ mod tests {
         assert!(!t.matches("abc12"));
         assert!(!t.matches("abc1234"));
         assert!(!format!("{t:?}").contains("abc"));
+    }
+
+    #[test]
+    fn a_token_file_that_cannot_be_read_is_an_error_not_replaced() {
+        let dir = tempfile::tempdir().unwrap();
+        let made = AdminToken::load_or_create(&SecretString::from(""), dir.path()).unwrap();
+        let again = AdminToken::load_or_create(&SecretString::from(""), dir.path()).unwrap();
+        assert!(again.matches(made.0.expose_secret()));
+        // A directory where the file should be cannot be read as one (as a permission error
+        // would): the error names the file, and nothing is overwritten.
+        let odd = tempfile::tempdir().unwrap();
+        std::fs::create_dir(odd.path().join(TOKEN_FILE)).unwrap();
+        let err = AdminToken::load_or_create(&SecretString::from(""), odd.path()).unwrap_err();
+        assert!(err.to_string().contains(TOKEN_FILE), "{err}");
+        assert!(odd.path().join(TOKEN_FILE).is_dir());
     }
 }

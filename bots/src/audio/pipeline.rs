@@ -223,12 +223,30 @@ impl ParticipantPipeline {
 
 /// 48 kHz sample count as a duration.
 pub fn samples_to_duration(samples: u64) -> Duration {
-    Duration::from_micros(samples * 1_000_000 / u64::from(OPUS_RATE))
+    // In u128: a stream whose RTP timestamps keep jumping (hostile or broken) can reach sample
+    // counts whose product with 10^6 overflows u64 (found in review, not by the fuzzer).
+    let micros = u128::from(samples) * 1_000_000 / u128::from(OPUS_RATE);
+    Duration::from_micros(u64::try_from(micros).unwrap_or(u64::MAX))
 }
 
 #[cfg(test)]
 mod tests {
     use super::*;
+
+    #[test]
+    fn sample_counts_convert_without_overflow() {
+        assert_eq!(samples_to_duration(48_000), Duration::from_secs(1));
+        assert_eq!(samples_to_duration(960), Duration::from_millis(20));
+        // 2^50 samples times 10^6 overflows u64, though the duration itself fits.
+        let big = 1u64 << 50;
+        let want = (u128::from(big) * 1_000_000 / 48_000) as u64;
+        assert_eq!(samples_to_duration(big), Duration::from_micros(want));
+        // Beyond what fits, it saturates instead of panicking.
+        assert_eq!(
+            samples_to_duration(u64::MAX),
+            Duration::from_micros(u64::MAX)
+        );
+    }
 
     /// Encodes a 48 kHz tone into 20 ms Opus packets.
     fn packets(n: usize) -> Vec<Bytes> {
