@@ -405,6 +405,51 @@ async fn an_admin_sets_up_greenhouse_and_watches_a_call_live() {
         .await
         .is_ok());
     shot(&c, "07-interview-live-transcript").await;
+    // WHEP cannot carry the spoken notice; the page says so.
+    wait_text(&c, "#bot-live", Duration::from_secs(30), |t| {
+        t.contains("In-call notice: not given") && t.contains("receive-only")
+    })
+    .await;
+
+    // Settings → Consent: the policy is chosen from a list and saved.
+    c.goto(&format!("{base}/settings/consent")).await.unwrap();
+    wait_text(&c, "h1", Duration::from_secs(10), |t| t == "Consent").await;
+    c.find(Locator::Css("select#policy"))
+        .await
+        .unwrap()
+        .select_by_value("opt_out")
+        .await
+        .unwrap();
+    c.find(Locator::Css(
+        "form[action='/settings/consent'] button[type=submit]",
+    ))
+    .await
+    .unwrap()
+    .click()
+    .await
+    .unwrap();
+    wait_text(&c, ".flash", Duration::from_secs(10), |t| {
+        t.contains("Saved")
+    })
+    .await;
+    let chosen = c
+        .find(Locator::Css("select#policy option[selected]"))
+        .await
+        .unwrap()
+        .attr("value")
+        .await
+        .unwrap();
+    assert_eq!(chosen.as_deref(), Some("opt_out"));
+    shot(&c, "09-consent-settings").await;
+
+    // The audit log names who changed it and who looked at the transcript.
+    c.goto(&format!("{base}/settings/audit")).await.unwrap();
+    let log = wait_text(&c, "table#audit", Duration::from_secs(10), |t| {
+        t.contains("changed settings") && t.contains("viewed a transcript")
+    })
+    .await;
+    assert!(log.contains(ADMIN), "{log}");
+    shot(&c, "10-audit-log").await;
 
     // Readable at phone width.
     c.set_window_size(390, 844).await.unwrap();

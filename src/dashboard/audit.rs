@@ -5,7 +5,7 @@ use actix_web::{web, HttpResponse};
 use maud::html;
 
 use super::guard::{admin_only, Principal};
-use super::layout::{when_precise, Nav, Page};
+use super::layout::{when_full, Nav, Page};
 use crate::http::AppState;
 
 /// Entries on the page: the newest first.
@@ -50,7 +50,7 @@ pub async fn page(state: web::Data<AppState>, who: Principal) -> HttpResponse {
                     tbody {
                         @for e in &entries {
                             tr data-action=(e.action) {
-                                td { (when_precise(e.at)) }
+                                td { (when_full(e.at)) }
                                 td { (e.actor.as_deref().unwrap_or("Panelist")) }
                                 td { (action_label(&e.action)) }
                                 td {

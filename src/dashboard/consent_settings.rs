@@ -96,7 +96,7 @@ async fn render(
         section.panel aria-labelledby="policy-h" {
             h2 #policy-h { "Recording policy" }
             p.small.muted { "Whether bots may record an interview. A candidate's decline is honoured under every policy. "
-                "Changes apply to every server within " (state.settings.bots.rescan_secs) " seconds. See docs/privacy.md." }
+                "Changes apply to every server within " (state.settings.bots.rescan_secs) " s (bots.rescan_secs). See docs/privacy.md." }
             @if ro { p.small { "Only admins can change these." } }
             form.stack method="post" action="/settings/consent" {
                 input type="hidden" name="csrf" value=(who.csrf());

@@ -86,7 +86,7 @@ pub async fn page(
             }
             section.panel aria-labelledby="bot-h" {
                 h2 #bot-h { "Bot" }
-                div data-live={"/live/interviews/" (id) "/bot"} { (bot_timeline(&state, id).await) }
+                div #bot-live data-live={"/live/interviews/" (id) "/bot"} { (bot_timeline(&state, id).await) }
             }
         }
         section.panel aria-labelledby="tr-h" {

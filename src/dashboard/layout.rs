@@ -173,6 +173,11 @@ pub fn when_precise(t: DateTime<Utc>) -> Markup {
     html! { time datetime=(t.to_rfc3339()) { (t.format("%H:%M:%S UTC")) } }
 }
 
+/// Date and time to the second: for records read weeks later (the audit log).
+pub fn when_full(t: DateTime<Utc>) -> Markup {
+    html! { time datetime=(t.to_rfc3339()) { (t.format("%Y-%m-%d %H:%M:%S UTC")) } }
+}
+
 pub fn when_opt(t: Option<DateTime<Utc>>) -> Markup {
     match t {
         Some(t) => when(t),
