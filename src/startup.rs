@@ -197,6 +197,7 @@ impl Application {
             poster: pipeline.poster.clone(),
             transcripts: core.transcripts(),
             recording_keys: core.key.recording_keys(),
+            data_key: core.key.clone(),
             settings: settings.clone(),
             users: crate::auth::Users::new(core.store.clone()),
             sessions: crate::auth::Sessions::new(

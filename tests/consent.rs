@@ -138,7 +138,7 @@ async fn state_is(app: &TestApp, state: BotState, limit: Duration) {
 }
 
 async fn answer(app: &TestApp, decision: &str) {
-    let token = ConsentLinks::new(app.store.clone())
+    let token = ConsentLinks::new(app.store.clone(), app.data_key())
         .token(CANDIDATE, Utc::now() + chrono::Duration::days(1))
         .await
         .unwrap();

@@ -49,7 +49,10 @@ fn unavailable() -> HttpResponse {
 }
 
 pub async fn page(state: web::Data<AppState>, token: web::Path<String>) -> HttpResponse {
-    let candidate = match ConsentLinks::new(state.store.clone()).verify(&token).await {
+    let candidate = match ConsentLinks::new(state.store.clone(), state.data_key.clone())
+        .verify(&token)
+        .await
+    {
         Ok(Some(c)) => c,
         Ok(None) => return invalid(),
         Err(_) => return unavailable(),
@@ -132,7 +135,10 @@ pub async fn submit(
     token: web::Path<String>,
     form: web::Form<DecisionForm>,
 ) -> HttpResponse {
-    let candidate = match ConsentLinks::new(state.store.clone()).verify(&token).await {
+    let candidate = match ConsentLinks::new(state.store.clone(), state.data_key.clone())
+        .verify(&token)
+        .await
+    {
         Ok(Some(c)) => c,
         Ok(None) => return invalid(),
         Err(_) => return unavailable(),
@@ -177,7 +183,7 @@ pub async fn panel(state: &AppState, interview: &Interview, who: &Principal) -> 
         .ok()
         .flatten();
     let link = if who.is_admin() {
-        ConsentLinks::new(state.store.clone())
+        ConsentLinks::new(state.store.clone(), state.data_key.clone())
             .token(candidate, Utc::now() + chrono::Duration::days(LINK_DAYS))
             .await
             .ok()

@@ -25,6 +25,8 @@ pub struct AppState {
     pub transcripts: crate::transcribe::TranscriptFiles,
     /// Opens sealed recordings for playback (current key first, then retired ones).
     pub recording_keys: Vec<panelist_bots::recorder::RecordingKey>,
+    /// Seals the consent links' signing key in the store.
+    pub data_key: crate::settings::DataKey,
     pub transcriber: Option<actix::Addr<crate::transcribe::TranscriberActor>>,
     pub poster: actix::Addr<crate::poster::GreenhousePosterActor>,
     pub settings: std::sync::Arc<crate::config::Settings>,
