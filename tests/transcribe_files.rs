@@ -54,13 +54,17 @@ fn sox(args: &[&str]) {
 /// Encodes 16 kHz speech as the bots recorder stores a track: Ogg Opus at 48 kHz, 20 ms packets, tagged
 /// with the participant's display name.
 fn write_recorder_opus(path: &Path, speech_16k: &[i16], name: &str) {
+    write_track(std::fs::File::create(path).unwrap(), speech_16k, name);
+}
+
+/// As the recorder writes a track, into `out` (a file, or a sealing writer around one).
+fn write_track<W: std::io::Write>(out: W, speech_16k: &[i16], name: &str) {
     // Upsample by 3 with sample repetition: crude, but Opus's own band limit cleans it up for speech.
     let pcm48: Vec<i16> = speech_16k.iter().flat_map(|&s| [s, s, s]).collect();
     let mut enc =
         opus::Encoder::new(48_000, opus::Channels::Mono, opus::Application::Voip).unwrap();
-    let file = std::fs::File::create(path).unwrap();
     let mut writer = OggOpusWriter::new(
-        file,
+        out,
         7,
         &[
             ("PANELIST_PARTICIPANT", "p9"),
@@ -307,4 +311,56 @@ fn installing_an_installed_model_is_a_no_op() {
         stdout.contains("already installed") && stdout.contains("nothing to do"),
         "{stdout}"
     );
+}
+
+/// A recording sealed at rest opens with the configured key and only with it.
+#[test]
+fn the_cli_opens_a_sealed_recording_with_the_data_key_only() {
+    use base64::Engine;
+    let models = model_dir(ModelName::TinyEn);
+    let dir = tempfile::tempdir().unwrap();
+    let speech = speak("en-gb+f3", SENTENCE, dir.path(), "s");
+    let path = dir.path().join("00-p9.opus.sealed");
+    let key = [11u8; 32];
+    let sealed = panelist_bots::recorder::SealedWriter::new(
+        std::fs::File::create(&path).unwrap(),
+        panelist_bots::recorder::RecordingKey::new(&key),
+    )
+    .unwrap();
+    write_track(sealed, &speech, "Ada Lovelace");
+    let run = |key: [u8; 32]| {
+        Command::new(env!("CARGO_BIN_EXE_panelist"))
+            .args([
+                "transcribe",
+                path.to_str().unwrap(),
+                "--format",
+                "json",
+                "--model",
+                "tiny.en",
+            ])
+            .env("PANELIST_MODEL_DIR", &models)
+            .env("PANELIST__DATA_DIR", dir.path().join("data"))
+            .env(
+                "PANELIST__SECURITY__ENCRYPTION_KEY",
+                base64::engine::general_purpose::STANDARD.encode(key),
+            )
+            .env_remove("PANELIST_CONFIG")
+            .env_remove("RUST_LOG")
+            .output()
+            .unwrap()
+    };
+    let out = run(key);
+    assert!(out.status.success(), "{}", stderr(&out));
+    let json: serde_json::Value = serde_json::from_slice(&out.stdout).unwrap();
+    let segments = json["segments"].as_array().unwrap();
+    assert!(!segments.is_empty());
+    assert_eq!(segments[0]["speaker"], "Ada Lovelace");
+    let wrong = run([12u8; 32]);
+    assert!(!wrong.status.success());
+    let err = stderr(&wrong);
+    assert!(
+        err.contains("encrypted at rest") && err.contains("not with the configured key"),
+        "{err}"
+    );
+    assert!(wrong.stdout.is_empty());
 }
