@@ -119,6 +119,11 @@ async fn schedule(app: &TestApp, url: &str) {
         updated_at: Some(Utc::now()),
         ..Default::default()
     });
+    sync(app).await;
+}
+
+/// A sync now, as the Sync button starts one.
+async fn sync(app: &TestApp) {
     assert!(app
         .api(Method::POST, "/sync")
         .send()
@@ -126,6 +131,18 @@ async fn schedule(app: &TestApp, url: &str) {
         .unwrap()
         .status()
         .is_success());
+}
+
+/// Waits (up to a minute) until the interview's bot is in the call.
+async fn bot_joins(app: &TestApp, what: &str) {
+    let store = app.store.clone();
+    eventually(what, Duration::from_secs(60), || {
+        let store = store.clone();
+        async move {
+            matches!(store.get_bot_run(INTERVIEW).await, Ok(Some(r)) if r.joined_at().is_some())
+        }
+    })
+    .await;
 }
 
 async fn state_is(app: &TestApp, state: BotState, limit: Duration) {
@@ -199,18 +216,7 @@ async fn with_opt_in_no_bot_joins_until_the_candidate_agrees() {
         (record.decision, record.how.as_str()),
         (ConsentDecision::Granted, "link")
     );
-    let store = app.store.clone();
-    eventually(
-        "the bot joins after consent",
-        Duration::from_secs(60),
-        || {
-            let store = store.clone();
-            async move {
-                matches!(store.get_bot_run(INTERVIEW).await, Ok(Some(r)) if r.joined_at().is_some())
-            }
-        },
-    )
-    .await;
+    bot_joins(&app, "the bot joins after consent").await;
     assert_eq!(room.stats().created, 1);
     let run = app.store.get_bot_run(INTERVIEW).await.unwrap().unwrap();
     assert!(
@@ -310,25 +316,8 @@ async fn consent_set_in_greenhouse_by_tag_or_custom_field_is_honoured() {
             "last_name": "Okafor", "tags": ["recording ok"], "updated_at": Utc::now()}))
         .unwrap(),
     );
-    assert!(app
-        .api(Method::POST, "/sync")
-        .send()
-        .await
-        .unwrap()
-        .status()
-        .is_success());
-    let store = app.store.clone();
-    eventually(
-        "the bot joins after the tag",
-        Duration::from_secs(60),
-        || {
-            let store = store.clone();
-            async move {
-                matches!(store.get_bot_run(INTERVIEW).await, Ok(Some(r)) if r.joined_at().is_some())
-            }
-        },
-    )
-    .await;
+    sync(&app).await;
+    bot_joins(&app, "the bot joins after the tag").await;
     let record = Consents::new(app.store.clone())
         .get(CANDIDATE)
         .await

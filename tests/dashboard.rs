@@ -48,6 +48,30 @@ impl Browser {
     }
 }
 
+/// A candidate, their application and one interview of it, in the store as a sync leaves them.
+async fn seed_interview(
+    app: &TestApp,
+    candidate: serde_json::Value,
+    application: serde_json::Value,
+    interview_id: i64,
+) -> panelist::domain::Interview {
+    use panelist::domain::{Application, Candidate, Interview};
+    use panelist::store::StoreExt;
+    let application: Application = serde_json::from_value(application).unwrap();
+    let interview = Interview {
+        id: interview_id,
+        application_id: Some(application.id),
+        ..Default::default()
+    };
+    app.store
+        .put(&[serde_json::from_value::<Candidate>(candidate).unwrap()])
+        .await
+        .unwrap();
+    app.store.put(&[application]).await.unwrap();
+    app.store.upsert_interview(&interview).await.unwrap();
+    interview
+}
+
 async fn add_user(app: &TestApp, email: &str, role: Role) {
     Users::new(app.store.clone())
         .create(email, SecretString::from(PASSWORD), role)
@@ -668,27 +692,18 @@ async fn a_failed_post_can_be_retried_from_the_interview_page() {
 
 #[actix_web::test]
 async fn an_admin_can_delete_a_candidates_data_from_the_interview_page() {
-    use panelist::domain::{Application, Candidate, Interview};
+    use panelist::domain::Candidate;
     use panelist::store::StoreExt;
     let app = spawn_app(Backend::Embedded).await;
     add_user(&app, "ana@acme.example", Role::Admin).await;
     add_user(&app, "vic@acme.example", Role::Viewer).await;
-    let c: Candidate = serde_json::from_value(
+    seed_interview(
+        &app,
         serde_json::json!({"id": 71, "first_name": "Jo", "last_name": "Gone"}),
+        serde_json::json!({"id": 72, "candidate_id": 71}),
+        73,
     )
-    .unwrap();
-    app.store.put(&[c]).await.unwrap();
-    let a: Application =
-        serde_json::from_value(serde_json::json!({"id": 72, "candidate_id": 71})).unwrap();
-    app.store.put(&[a]).await.unwrap();
-    app.store
-        .upsert_interview(&Interview {
-            id: 73,
-            application_id: Some(72),
-            ..Default::default()
-        })
-        .await
-        .unwrap();
+    .await;
     panelist::transcribe::TranscriptFiles::new(app.data_dir.path())
         .append(
             "73",
@@ -766,28 +781,21 @@ async fn an_admin_can_delete_a_candidates_data_from_the_interview_page() {
 #[actix_web::test]
 async fn consent_settings_and_the_audit_log() {
     use panelist::consent::{decide, ConsentPolicy, ConsentSettings, Decision};
-    use panelist::domain::{Application, Candidate, Interview, Job};
+    use panelist::domain::Job;
     use panelist::store::StoreExt;
     let app = spawn_app(Backend::Redis).await;
     add_user(&app, "ana@acme.example", Role::Admin).await;
     add_user(&app, "vic@acme.example", Role::Viewer).await;
     let job: Job =
         serde_json::from_value(serde_json::json!({"id": 81, "name": "Staff Engineer"})).unwrap();
-    let c: Candidate =
-        serde_json::from_value(serde_json::json!({"id": 82, "first_name": "Kim"})).unwrap();
-    let a: Application = serde_json::from_value(serde_json::json!({
-        "id": 83, "candidate_id": 82, "jobs": [{"id": 81, "name": "Staff Engineer"}]
-    }))
-    .unwrap();
     app.store.put(&[job]).await.unwrap();
-    app.store.put(&[c]).await.unwrap();
-    app.store.put(&[a]).await.unwrap();
-    let interview = Interview {
-        id: 84,
-        application_id: Some(83),
-        ..Default::default()
-    };
-    app.store.upsert_interview(&interview).await.unwrap();
+    let interview = seed_interview(
+        &app,
+        serde_json::json!({"id": 82, "first_name": "Kim"}),
+        serde_json::json!({"id": 83, "candidate_id": 82, "jobs": [{"id": 81, "name": "Staff Engineer"}]}),
+        84,
+    )
+    .await;
 
     let admin = sign_in(&app, "ana@acme.example").await;
     let page = admin

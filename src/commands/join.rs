@@ -117,7 +117,7 @@ pub async fn join(mut settings: Settings, args: JoinArgs) -> anyhow::Result<()> 
     };
     // The notice text saved in Settings → Bots, as the supervisor's bots speak it.
     let notice = match crate::supervisor::BotPreferences::load(&core.store).await? {
-        Some(p) => p.consent_notice.trim().to_owned(),
+        Some(p) => p.consent_notice,
         None => crate::supervisor::preferences::DEFAULT_NOTICE.to_owned(),
     };
     let spec = BotSpec {
@@ -134,11 +134,7 @@ pub async fn join(mut settings: Settings, args: JoinArgs) -> anyhow::Result<()> 
         }),
         clock_offset: Duration::ZERO,
         join_timeout: Duration::from_secs(settings.bots.join_timeout_secs),
-        notice: if notice.is_empty() {
-            NoticePlan::Off("the consent notice is empty (Settings → Bots)")
-        } else {
-            NoticePlan::Speak(notice)
-        },
+        notice: NoticePlan::for_text(&notice),
     };
     let owner = crate::supervisor::replica_id(&settings.bots.replica_id);
     let run = BotRun::new(interview_id, &owner, Utc::now());

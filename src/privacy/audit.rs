@@ -106,6 +106,13 @@ pub async fn recent_audit(store: &DynStore, limit: usize) -> Result<Vec<AuditEnt
     Ok(all
         .into_iter()
         .take(limit)
-        .filter_map(|(_, v)| serde_json::from_slice(&v).ok())
+        .filter_map(|(key, v)| match serde_json::from_slice(&v) {
+            Ok(entry) => Some(entry),
+            Err(e) => {
+                // Shown as missing on the page, so said here.
+                tracing::warn!(key, error = %e, "an audit entry cannot be read");
+                None
+            }
+        })
         .collect())
 }

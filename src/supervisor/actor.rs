@@ -190,7 +190,7 @@ impl SupervisorActor {
             tracing::info!(join_lead_secs = bots.join_lead_secs, "bot settings changed");
         }
         self.settings.bots = bots;
-        self.notice_text = p.consent_notice.trim().to_owned();
+        self.notice_text = p.consent_notice.clone();
         self.rules.send_if_modified(|r| {
             let changed = *r != rules;
             *r = rules;
@@ -335,11 +335,7 @@ impl SupervisorActor {
         }
         self.backoff.remove(&spec.interview_id);
         spec.join_timeout = Duration::from_secs(self.settings.bots.join_timeout_secs);
-        spec.notice = if self.notice_text.is_empty() {
-            NoticePlan::Off("the consent notice is empty (Settings → Bots)")
-        } else {
-            NoticePlan::Speak(self.notice_text.clone())
-        };
+        spec.notice = NoticePlan::for_text(&self.notice_text);
         if self.settings.bots.record {
             spec.record_dir = Some(
                 self.settings

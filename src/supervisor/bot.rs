@@ -79,6 +79,16 @@ pub enum NoticePlan {
     Off(&'static str),
 }
 
+impl NoticePlan {
+    /// The notice text from Settings → Bots: empty says nothing.
+    pub fn for_text(text: &str) -> NoticePlan {
+        match text.trim() {
+            "" => NoticePlan::Off("the consent notice is empty (Settings → Bots)"),
+            t => NoticePlan::Speak(t.to_owned()),
+        }
+    }
+}
+
 /// What every bot of a process shares.
 #[derive(Clone)]
 pub struct BotDeps {

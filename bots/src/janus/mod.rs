@@ -69,6 +69,16 @@ pub struct JanusSettings {
     pub notice_lead: Duration,
 }
 
+impl JanusSettings {
+    /// The name the bot shows in this room: the URL's `display=`, else the configured one.
+    pub(crate) fn display_for(&self, target: &JanusTarget) -> String {
+        target
+            .display
+            .clone()
+            .unwrap_or_else(|| self.display_name.clone())
+    }
+}
+
 impl Default for JanusSettings {
     fn default() -> Self {
         Self {
@@ -148,10 +158,7 @@ impl CallConnector for JanusConnector {
         let (events_tx, events_rx) = mpsc::channel(s.event_buffer.max(16));
         let (ready_tx, ready_rx) = oneshot::channel();
         let stats = Arc::new(Mutex::new(Vec::new()));
-        let display = target
-            .display
-            .clone()
-            .unwrap_or_else(|| s.display_name.clone());
+        let display = s.display_for(&target);
         let announcer = notice.as_ref().map(|(audio, feed)| {
             (
                 api.clone(),

@@ -751,10 +751,7 @@ impl Ctx {
     }
 
     fn display_name(&self) -> String {
-        self.target
-            .display
-            .clone()
-            .unwrap_or_else(|| self.settings.display_name.clone())
+        self.settings.display_for(&self.target)
     }
 
     fn add_pin(&self, body: &mut Value) {
