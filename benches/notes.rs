@@ -6,6 +6,9 @@
 //!    arrive at their call time, each push is processed for as long as it really takes (measured),
 //!    a push waits for the previous one, and the notes are ready when `finish` returns. The latency
 //!    is ready time minus hang-up time. The engine runs for real; only the waiting is skipped.
+//!    Hang-up is simulated too: a push still running at the call's end gets the pipeline's
+//!    hang-up signal when it has run that long, as the summarizer actor sends it. The finish
+//!    deadline is the configured default (`notes.finish_deadline_secs`).
 //!
 //! `cargo bench --bench notes` (needs `panelist models install notes`). Options (environment):
 //! `PANELIST_BENCH_NOTES_MINUTES=30,60`, `PANELIST_BENCH_NOTES_THREADS` (default: all cores),
@@ -178,8 +181,10 @@ async fn hang_up_latency(engine: Arc<LocalEngine>, minutes: u64) {
         questions: BLOCKS.iter().map(|(q, _)| q.to_string()).collect(),
         job: Some("Senior Backend Engineer".into()),
     };
-    let options = PipelineOptions::default();
+    let settings = panelist::config::Settings::defaults().unwrap();
+    let options = PipelineOptions::from_settings(&settings.notes);
     let mut pipeline = NotesPipeline::new(engine, options.clone(), ctx);
+    let hang_up_signal = pipeline.hang_up_signal();
     // Simulated clock: when the worker is free again, in call seconds.
     let mut busy_until = 0.0f64;
     let mut worked = 0.0f64;
@@ -188,10 +193,18 @@ async fn hang_up_latency(engine: Arc<LocalEngine>, minutes: u64) {
     let mut max_lag = 0.0f64;
     for t in turns {
         if t.end > batch_end && !batch.is_empty() {
+            let start = busy_until.max(batch_end);
+            // The call ends while this push may still run: signal it when it gets there.
+            let signal = hang_up_signal.clone();
+            let until_hang_up = Duration::from_secs_f64((hang_up - start).max(0.0));
+            let timer = tokio::spawn(async move {
+                tokio::time::sleep(until_hang_up).await;
+                signal.cancel();
+            });
             let started = Instant::now();
             pipeline.push(std::mem::take(&mut batch)).await.unwrap();
+            timer.abort();
             let took = started.elapsed().as_secs_f64();
-            let start = busy_until.max(batch_end);
             busy_until = start + took;
             worked += took;
             max_lag = max_lag.max(busy_until - batch_end);
@@ -202,6 +215,7 @@ async fn hang_up_latency(engine: Arc<LocalEngine>, minutes: u64) {
         }
         batch.push(t);
     }
+    hang_up_signal.cancel();
     let started = Instant::now();
     pipeline.push(batch).await.unwrap();
     let outcome = pipeline.finish().await.unwrap();
@@ -216,8 +230,17 @@ async fn hang_up_latency(engine: Arc<LocalEngine>, minutes: u64) {
         )
     });
     let last = outcome.chunks.last().cloned().unwrap_or_default();
+    let interrupted = outcome
+        .chunks
+        .iter()
+        .filter(|c| c.error.as_deref().is_some_and(|e| e.starts_with("interrupted")))
+        .count();
+    let assessed = match outcome.assessed_until {
+        Some(t) => format!("to {:.0} of {:.0} min", t / 60.0, hang_up / 60.0),
+        None => "all".into(),
+    };
     println!(
-        "| {minutes} min | {words} | {} | {:.0} s ({:.0}%) | {:.0} s | {:.1} s | {} | {prompt} ({cached} cached) / {generated} | {} turns, {} prompt tokens, {} generated |",
+        "| {minutes} min | {words} | {} | {:.0} s ({:.0}%) | {:.0} s | {:.1} s | {} | {prompt} ({cached} cached) / {generated} | {} turns, {} prompt tokens, {} generated | {interrupted} | {assessed} |",
         outcome.chunks.len(),
         worked,
         100.0 * worked / hang_up,
@@ -248,8 +271,8 @@ fn main() {
         println!();
         raw_speed(&engine).await;
         println!();
-        println!("| interview | words | chunks | model busy during the call | worst lag behind the call | hang-up → notes | ≤ 30 s | prompt / generated tokens | last chunk |");
-        println!("|---|---:|---:|---:|---:|---:|---|---|---|");
+        println!("| interview | words | chunks | model busy during the call | worst lag behind the call | hang-up → notes | ≤ 30 s | prompt / generated tokens | last chunk | chunks interrupted by hang-up | assessment covers |");
+        println!("|---|---:|---:|---:|---:|---:|---|---|---|---:|---|");
         for m in minutes {
             hang_up_latency(engine.clone(), m).await;
         }

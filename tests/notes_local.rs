@@ -186,3 +186,68 @@ async fn the_local_model_writes_grounded_guarded_notes_for_the_synthetic_intervi
     }
     assert!(outcome.guard.redacted_sentences >= 5, "{:?}", outcome.guard);
 }
+
+/// Hang-up stops the real worker mid-chat: the request ends as cancelled instead of running to its
+/// token limit, the worker stays up, and what it had read before the cancel is reused by the next
+/// request with the same beginning (the hang-up work).
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn a_cancelled_chat_stops_the_worker_and_keeps_what_it_read() {
+    use panelist::notes::llm_protocol::ChatMessage;
+    use panelist::notes::{ChatRequest, NotesError, SummarizerEngine};
+    use tokio_util::sync::CancellationToken;
+
+    let engine = engine();
+    engine.warm_up().await.unwrap();
+    let transcript: String = std::fs::read_to_string(TRANSCRIPT)
+        .unwrap()
+        .chars()
+        .take(6_000)
+        .collect();
+    let request = ChatRequest {
+        messages: vec![
+            ChatMessage {
+                role: "system".into(),
+                content: "You take notes on job interviews.".into(),
+            },
+            ChatMessage {
+                role: "user".into(),
+                content: format!("{transcript}\n\nRetell this interview in full detail."),
+            },
+        ],
+        max_tokens: 2_000,
+        temperature: 0.0,
+        json: false,
+    };
+    let cancel = CancellationToken::new();
+    let hang_up = cancel.clone();
+    tokio::spawn(async move {
+        // Mid-prompt even with free cores (about 1,500 prompt tokens at <= 100 tokens/s).
+        tokio::time::sleep(Duration::from_secs(8)).await;
+        hang_up.cancel();
+    });
+    let stopped = engine.complete_unless(&request, &cancel).await;
+    assert!(
+        matches!(stopped, Err(NotesError::Cancelled)),
+        "expected a cancelled chat, got {stopped:?}"
+    );
+
+    let again = engine
+        .complete(&ChatRequest {
+            max_tokens: 4,
+            ..request.clone()
+        })
+        .await
+        .unwrap();
+    assert!(
+        again.usage.cached_tokens >= 128,
+        "the prompt read before the cancel should be reused: {:?}",
+        again.usage
+    );
+    assert!(again.usage.completion_tokens > 0);
+
+    // A request whose call has already ended is not started.
+    assert!(matches!(
+        engine.complete_unless(&request, &cancel).await,
+        Err(NotesError::Cancelled)
+    ));
+}

@@ -640,3 +640,110 @@ async fn the_summarizer_follows_the_call_and_hands_the_note_to_the_poster() {
     assert_eq!(sent.matches("[10:57] Daniel Okafor (candidate)").count(), 1);
     assert_eq!(sent.matches("[00:11] Daniel Okafor (candidate)").count(), 1);
 }
+
+/// Hang-up pre-empts the model: a chunk it is still on during the call is stopped and done again
+/// at hang-up, where the facts of what is left always come through and only the assessment is cut
+/// at the finish deadline, which the note then says.
+#[tokio::test]
+async fn hang_up_stops_the_chunk_in_progress_and_the_deadline_cuts_only_the_assessment() {
+    let fake = FakeChat::start(vec![]).await;
+    // Facts come at once; an assessment takes the slow model a minute.
+    fake.set_fallback(|r| {
+        if is_facts_pass(r) {
+            good_model(r)
+        } else {
+            Reply::Delayed(Duration::from_secs(60), Box::new(good_model(r)))
+        }
+    });
+    let turns = fixture_turns();
+    let first_turn = turns[0].start;
+    let options = PipelineOptions {
+        finish_deadline: Some(Duration::from_millis(500)),
+        ..options(50_000)
+    };
+    let meta = meta();
+    let ctx = notes::PromptContext {
+        candidate: "Daniel Okafor".into(),
+        interviewers: meta.interviewers.clone(),
+        questions: meta.questions.clone(),
+        job: meta.job_name.clone(),
+    };
+    let mut pipeline = notes::NotesPipeline::new(engine(&fake, 8_192), options, ctx);
+    let hang_up = pipeline.hang_up_signal();
+    tokio::spawn(async move {
+        tokio::time::sleep(Duration::from_millis(300)).await;
+        hang_up.cancel();
+    });
+    // The whole interview fits one chunk: its facts pass is answered, its assessment is not
+    // when the call ends.
+    let during = pipeline.push(turns.clone()).await.unwrap();
+    assert_eq!(during.len(), 1, "{during:?}");
+    assert!(
+        during[0]
+            .error
+            .as_deref()
+            .is_some_and(|e| e.starts_with("interrupted")),
+        "{during:?}"
+    );
+    // After hang-up, turns are only queued.
+    let asked = fake.requests().len();
+    assert!(pipeline.push(Vec::new()).await.unwrap().is_empty());
+    assert_eq!(fake.requests().len(), asked);
+
+    let outcome = pipeline.finish().await.unwrap();
+    assert_eq!(outcome.failed_chunks, 0);
+    // The interrupted chunk was summarised again at hang-up: its facts in full...
+    let facts: Vec<String> = outcome
+        .notes
+        .facts
+        .iter()
+        .map(|(_, c)| c.text.clone())
+        .collect();
+    assert!(
+        facts.iter().any(|f| f.contains("185,000")),
+        "compensation missing: {facts:?}"
+    );
+    assert!(
+        facts.iter().any(|f| f.contains("Four weeks")),
+        "notice period missing: {facts:?}"
+    );
+    assert!(!outcome.notes.next_steps.is_empty());
+    // ...its assessment cut by the deadline, from its first turn on.
+    assert!(outcome.notes.answers.is_empty(), "{:?}", outcome.notes.answers);
+    assert!(outcome.notes.strengths.is_empty());
+    assert_eq!(outcome.assessed_until, Some(first_turn));
+    let text = notes::render(
+        &outcome.notes,
+        &meta,
+        notes::Omissions {
+            unsupported: outcome.grounding.unsupported,
+            protected: outcome.guard.total(),
+            assessed_until: outcome.assessed_until,
+        },
+    );
+    assert!(
+        text.contains("Answers, strengths and concerns cover the call up to 00:0"),
+        "{text}"
+    );
+    assert!(text.contains("Four weeks"), "{text}");
+}
+
+/// Without a deadline (`panelist notes FILE`), finish waits for the whole assessment.
+#[tokio::test]
+async fn without_a_deadline_finish_waits_for_the_assessment() {
+    let fake = FakeChat::start(vec![]).await;
+    fake.set_fallback(|r| {
+        if is_facts_pass(r) {
+            good_model(r)
+        } else {
+            Reply::Delayed(Duration::from_millis(700), Box::new(good_model(r)))
+        }
+    });
+    let (text, outcome) =
+        notes::summarize_turns(engine(&fake, 8_192), options(50_000), &meta(), fixture_turns())
+            .await
+            .unwrap();
+    assert_eq!(outcome.assessed_until, None);
+    assert!(!outcome.notes.answers.is_empty());
+    assert!(!text.contains("cover the call up to"), "{text}");
+}

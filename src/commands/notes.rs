@@ -50,9 +50,14 @@ pub async fn notes_file(mut settings: Settings, args: NotesArgs) -> anyhow::Resu
     let engine = notes::build_engine(&settings)?;
     tracing::info!(engine = %engine.describe(), turns = turns.len(), "writing notes");
     let started = Instant::now();
+    // Nobody is waiting on a call that just ended: the whole transcript is assessed.
+    let options = PipelineOptions {
+        finish_deadline: None,
+        ..PipelineOptions::from_settings(&settings.notes)
+    };
     let (note, outcome) = notes::summarize_turns(
         engine,
-        PipelineOptions::from_settings(&settings.notes),
+        options,
         &meta,
         turns,
     )

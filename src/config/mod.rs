@@ -190,6 +190,8 @@ pub struct NotesSettings {
     pub max_output_tokens: u32,
     pub max_attempts: u32,
     pub temperature: f32,
+    /// Seconds after the call ends that the assessment of its last minutes may take; 0 = wait.
+    pub finish_deadline_secs: u64,
     pub local: NotesLocalSettings,
     pub openai: NotesOpenAiSettings,
 }

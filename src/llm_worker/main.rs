@@ -8,6 +8,8 @@
 use std::io::{BufRead, BufWriter, Write};
 use std::num::NonZeroU32;
 use std::path::PathBuf;
+use std::sync::atomic::{AtomicU64, Ordering};
+use std::sync::{mpsc, Arc};
 use std::time::Instant;
 
 use llama_cpp_2::context::params::LlamaContextParams;
@@ -44,6 +46,8 @@ ws     ::= | " "
 /// Repeat penalty over the last tokens: mild, as shared/llm/MODELS.md found best for filling a
 /// schema (a strong one breaks the repetitive JSON punctuation).
 const PENALTY_LAST_N: i32 = 64;
+/// Prompt tokens decoded between checks for a cancel (about 1-2 s on 2 busy cores).
+const CANCEL_GRANULE: usize = 128;
 const PENALTY_REPEAT: f32 = 1.05;
 
 struct Args {
@@ -126,6 +130,7 @@ fn run() -> Result<(), String> {
         ctx,
         batch: args.batch as usize,
         cached: Vec::new(),
+        cancel: Arc::new(AtomicU64::new(0)),
     };
     let stdout = std::io::stdout();
     let mut out = BufWriter::new(stdout.lock());
@@ -137,17 +142,26 @@ fn run() -> Result<(), String> {
             load_ms: started.elapsed().as_millis() as u64,
         },
     )?;
-    for line in std::io::stdin().lock().lines() {
-        let line = line.map_err(|e| format!("cannot read stdin: {e}"))?;
-        if line.trim().is_empty() {
-            continue;
-        }
-        let reply = match serde_json::from_str::<WorkerRequest>(&line) {
+    // Requests are read on their own thread so that a `Cancel` reaches a chat while it runs.
+    let cancel = Arc::new(AtomicU64::new(0));
+    let (requests, incoming) = mpsc::channel::<Result<WorkerRequest, String>>();
+    {
+        let cancel = cancel.clone();
+        std::thread::Builder::new()
+            .name("requests".into())
+            .spawn(move || read_requests(&cancel, &requests))
+            .map_err(|e| format!("cannot start the request reader: {e}"))?;
+    }
+    worker.cancel = cancel;
+    for request in incoming {
+        let reply = match request {
             Err(e) => WorkerReply::Error {
                 id: 0,
                 kind: "bad_request".into(),
                 message: format!("not a request: {e}"),
             },
+            // Only a cancel for a chat that is running means anything; it was handled on arrival.
+            Ok(WorkerRequest::Cancel { .. }) => continue,
             Ok(WorkerRequest::Tokenize { id, text }) => WorkerReply::Tokens {
                 id,
                 count: worker.tokenize(&text).len() as u32,
@@ -158,7 +172,7 @@ fn run() -> Result<(), String> {
                 max_tokens,
                 temperature,
                 json,
-            }) => match worker.chat(&messages, max_tokens, temperature, json) {
+            }) => match worker.chat(id, &messages, max_tokens, temperature, json) {
                 Ok((text, finish_reason, usage)) => WorkerReply::Chat {
                     id,
                     text,
@@ -178,6 +192,26 @@ fn run() -> Result<(), String> {
     Ok(())
 }
 
+/// Reads stdin until it closes: cancels are applied at once (the id is stored where the running
+/// chat checks it), everything else queues for the main loop in order.
+fn read_requests(cancel: &AtomicU64, requests: &mpsc::Sender<Result<WorkerRequest, String>>) {
+    for line in std::io::stdin().lock().lines() {
+        let Ok(line) = line else {
+            return;
+        };
+        if line.trim().is_empty() {
+            continue;
+        }
+        let request = serde_json::from_str::<WorkerRequest>(&line).map_err(|e| e.to_string());
+        if let Ok(WorkerRequest::Cancel { id }) = &request {
+            cancel.store(*id, Ordering::SeqCst);
+        }
+        if requests.send(request).is_err() {
+            return;
+        }
+    }
+}
+
 struct Worker<'m> {
     model: &'m LlamaModel,
     ctx: LlamaContext<'m>,
@@ -185,6 +219,8 @@ struct Worker<'m> {
     /// The tokens whose keys and values are in the KV cache, in order. A request that starts
     /// with the same tokens (the system prompt, the interview's kit) reuses them.
     cached: Vec<LlamaToken>,
+    /// The id of the last chat asked to stop; ids only grow, so it never matches a later one.
+    cancel: Arc<AtomicU64>,
 }
 
 type ChatError = (&'static str, String);
@@ -209,8 +245,16 @@ impl Worker<'_> {
             .map_err(|e| ("internal", format!("chat template: {e}")))
     }
 
+    fn cancelled(&self, id: u64) -> Result<(), ChatError> {
+        if self.cancel.load(Ordering::SeqCst) == id {
+            return Err(("cancelled", "cancelled: the call it was for has ended".into()));
+        }
+        Ok(())
+    }
+
     fn chat(
         &mut self,
+        id: u64,
         messages: &[ChatMessage],
         max_tokens: u32,
         temperature: f32,
@@ -247,7 +291,10 @@ impl Worker<'_> {
         self.cached.truncate(reuse);
         let mut batch = LlamaBatch::new(self.batch, 1);
         let mut pos = reuse;
-        for piece in tokens[reuse..].chunks(self.batch) {
+        // Pieces of at most CANCEL_GRANULE tokens, so that a cancel waits a second or two, not a
+        // whole 512-token batch; each piece decoded stays cached for the request that follows.
+        for piece in tokens[reuse..].chunks(self.batch.min(CANCEL_GRANULE)) {
+            self.cancelled(id)?;
             batch.clear();
             for (i, &t) in piece.iter().enumerate() {
                 let last = pos + i + 1 == tokens.len();
@@ -303,6 +350,7 @@ impl Worker<'_> {
         let mut finish = "length";
         let mut logits_at = batch.n_tokens() - 1;
         while generated < max_tokens {
+            self.cancelled(id)?;
             let token = self.sample(&mut sampler, grammar.as_mut(), logits_at);
             if vocab.is_eog(token) {
                 finish = "stop";

@@ -56,6 +56,8 @@ struct Session {
     /// Segments of the transcript file already fed.
     seen: usize,
     ended: bool,
+    /// The pipeline's hang-up signal, kept here because the pipeline is away while it works.
+    hang_up: tokio_util::sync::CancellationToken,
 }
 
 pub struct SummarizerActor {
@@ -165,6 +167,7 @@ impl SummarizerActor {
                     Omissions {
                         unsupported: outcome.grounding.unsupported,
                         protected: outcome.guard.total(),
+                        assessed_until: outcome.assessed_until,
                     },
                 );
                 tracing::info!(
@@ -173,6 +176,7 @@ impl SummarizerActor {
                     finish_ms = outcome.finish_ms,
                     unsupported_dropped = outcome.grounding.unsupported,
                     protected_removed = outcome.guard.total(),
+                    assessed_until = outcome.assessed_until,
                     "notes written"
                 );
                 let enqueue = EnqueueNote {
@@ -244,6 +248,7 @@ impl Handler<NotesRequested> for SummarizerActor {
             job: msg.meta.job_name.clone(),
         };
         let pipeline = NotesPipeline::new(self.engine.clone(), self.options.clone(), ctx);
+        let hang_up = pipeline.hang_up_signal();
         self.sessions.insert(
             msg.interview_id,
             Session {
@@ -252,6 +257,7 @@ impl Handler<NotesRequested> for SummarizerActor {
                 pipeline: Some(pipeline),
                 seen: 0,
                 ended: false,
+                hang_up,
             },
         );
     }
@@ -268,6 +274,8 @@ impl Handler<TranscriptReady> for SummarizerActor {
         match self.sessions.get_mut(&id) {
             Some(s) => {
                 s.ended = true;
+                // Stops a chunk the model is still on, so the notes are finished now.
+                s.hang_up.cancel();
                 self.work(id, ctx);
             }
             None => tracing::warn!(

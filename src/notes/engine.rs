@@ -5,6 +5,7 @@
 use std::sync::Arc;
 
 use async_trait::async_trait;
+use tokio_util::sync::CancellationToken;
 
 use super::llm_protocol::{ChatMessage, Usage};
 use super::NotesError;
@@ -39,6 +40,22 @@ pub trait SummarizerEngine: Send + Sync + 'static {
     /// Runs one completion. Must not block the calling (async) thread. Retries of rate limits
     /// and server errors happen inside; what comes back is final for this request.
     async fn complete(&self, request: &ChatRequest) -> Result<Completion, NotesError>;
+
+    /// As `complete`, but gives up with `NotesError::Cancelled` once `cancel` fires: the call
+    /// has ended and the model is wanted for the notes. Dropping the request (an HTTP call)
+    /// is enough by default; an engine that computes in another process overrides it to stop
+    /// the computation too.
+    async fn complete_unless(
+        &self,
+        request: &ChatRequest,
+        cancel: &CancellationToken,
+    ) -> Result<Completion, NotesError> {
+        tokio::select! {
+            biased;
+            () = cancel.cancelled() => Err(NotesError::Cancelled),
+            done = self.complete(request) => done,
+        }
+    }
 }
 
 pub type DynSummarizer = Arc<dyn SummarizerEngine>;

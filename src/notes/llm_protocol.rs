@@ -7,7 +7,8 @@
 //!
 //! One JSON object per line in each direction. After loading the model the worker writes one
 //! [`WorkerReply::Ready`] (or an `Error` with id 0 and exits); then it answers each
-//! [`WorkerRequest`] in order with one reply carrying the request's id.
+//! [`WorkerRequest`] in order with one reply carrying the request's id, except `Cancel`, which is
+//! read while a chat runs and answered by that chat's reply.
 //!
 //! This file is compiled twice: as `panelist::notes::llm_protocol`, and by `#[path]` into the
 //! worker binary, which links nothing else of Panelist. It may use only `serde`.
@@ -37,6 +38,11 @@ pub enum WorkerRequest {
     },
     /// Count the tokens of a text, for callers that budget the context exactly.
     Tokenize { id: u64, text: String },
+    /// Stop the chat with this id as soon as possible (between prompt batches or generated
+    /// tokens): the call it was for has ended. It is answered by that chat's reply, an `Error`
+    /// of kind "cancelled" (or its normal reply if it had already finished); a cancel for an id
+    /// not running is ignored. What was decoded stays in the KV cache for the next request.
+    Cancel { id: u64 },
 }
 
 /// Timings and sizes of one completion, for logs and BENCHMARKS.md.
@@ -73,7 +79,7 @@ pub enum WorkerReply {
     },
     Error {
         id: u64,
-        /// "context_overflow", "bad_request" or "internal".
+        /// "context_overflow", "bad_request", "cancelled" or "internal".
         kind: String,
         message: String,
     },

@@ -14,6 +14,7 @@ use std::time::{Duration, Instant};
 
 use async_trait::async_trait;
 use tokio::sync::oneshot;
+use tokio_util::sync::CancellationToken;
 
 use super::engine::{ChatRequest, Completion, SummarizerEngine};
 use super::llm_protocol::{WorkerReply, WorkerRequest};
@@ -21,6 +22,8 @@ use super::NotesError;
 
 /// How long the worker may take to load the model and say it is ready.
 const LOAD_TIMEOUT: Duration = Duration::from_secs(180);
+/// How often a waiting chat checks whether it was cancelled.
+const CANCEL_POLL: Duration = Duration::from_millis(50);
 /// Lines of the worker's stderr kept for error messages.
 const STDERR_LINES: usize = 20;
 
@@ -80,6 +83,8 @@ pub fn find_worker(configured: &Path) -> Result<PathBuf, NotesError> {
 struct Job {
     request: WorkerRequest,
     reply: oneshot::Sender<Result<WorkerReply, NotesError>>,
+    /// When fired, the worker is told to stop this chat (see `WorkerRequest::Cancel`).
+    cancel: Option<CancellationToken>,
 }
 
 pub struct LocalEngine {
@@ -123,15 +128,67 @@ impl LocalEngine {
         })
     }
 
-    async fn call(&self, request: WorkerRequest) -> Result<WorkerReply, NotesError> {
+    async fn call(
+        &self,
+        request: WorkerRequest,
+        cancel: Option<CancellationToken>,
+    ) -> Result<WorkerReply, NotesError> {
         let (tx, rx) = oneshot::channel();
         self.jobs
             .lock()
             .unwrap_or_else(PoisonError::into_inner)
-            .send(Job { request, reply: tx })
+            .send(Job {
+                request,
+                reply: tx,
+                cancel,
+            })
             .map_err(|_| NotesError::WorkerDied("the notes-llm thread has stopped".into()))?;
         rx.await
             .map_err(|_| NotesError::WorkerDied("the notes-llm thread has stopped".into()))?
+    }
+
+    async fn call_now(&self, request: WorkerRequest) -> Result<WorkerReply, NotesError> {
+        self.call(request, None).await
+    }
+
+    async fn chat(
+        &self,
+        request: &ChatRequest,
+        cancel: Option<CancellationToken>,
+    ) -> Result<Completion, NotesError> {
+        let id = self.id();
+        let reply = self
+            .call(
+                WorkerRequest::Chat {
+                    id,
+                    messages: request.messages.clone(),
+                    max_tokens: request.max_tokens,
+                    temperature: request.temperature,
+                    json: request.json,
+                },
+                cancel,
+            )
+            .await?;
+        match reply {
+            WorkerReply::Chat {
+                text,
+                finish_reason,
+                usage,
+                ..
+            } => Ok(Completion {
+                text,
+                finish_reason,
+                usage,
+            }),
+            WorkerReply::Error { kind, message, .. } if kind == "context_overflow" => {
+                Err(NotesError::ContextOverflow(message))
+            }
+            WorkerReply::Error { kind, .. } if kind == "cancelled" => Err(NotesError::Cancelled),
+            WorkerReply::Error { message, .. } => Err(NotesError::WorkerFailed(message)),
+            other => Err(NotesError::WorkerDied(format!(
+                "unexpected reply {other:?}"
+            ))),
+        }
     }
 
     fn id(&self) -> u64 {
@@ -142,7 +199,7 @@ impl LocalEngine {
     /// Starts the worker and loads the model now, so the first chunk does not pay for it.
     pub async fn warm_up(&self) -> Result<(), NotesError> {
         let id = self.id();
-        self.call(WorkerRequest::Tokenize {
+        self.call_now(WorkerRequest::Tokenize {
             id,
             text: String::new(),
         })
@@ -154,7 +211,7 @@ impl LocalEngine {
     pub async fn count_tokens(&self, text: &str) -> Result<usize, NotesError> {
         let id = self.id();
         match self
-            .call(WorkerRequest::Tokenize {
+            .call_now(WorkerRequest::Tokenize {
                 id,
                 text: text.to_string(),
             })
@@ -187,35 +244,21 @@ impl SummarizerEngine for LocalEngine {
     }
 
     async fn complete(&self, request: &ChatRequest) -> Result<Completion, NotesError> {
-        let id = self.id();
-        let reply = self
-            .call(WorkerRequest::Chat {
-                id,
-                messages: request.messages.clone(),
-                max_tokens: request.max_tokens,
-                temperature: request.temperature,
-                json: request.json,
-            })
-            .await?;
-        match reply {
-            WorkerReply::Chat {
-                text,
-                finish_reason,
-                usage,
-                ..
-            } => Ok(Completion {
-                text,
-                finish_reason,
-                usage,
-            }),
-            WorkerReply::Error { kind, message, .. } if kind == "context_overflow" => {
-                Err(NotesError::ContextOverflow(message))
-            }
-            WorkerReply::Error { message, .. } => Err(NotesError::WorkerFailed(message)),
-            other => Err(NotesError::WorkerDied(format!(
-                "unexpected reply {other:?}"
-            ))),
+        self.chat(request, None).await
+    }
+
+    /// Stops the worker mid-chat (within a prompt piece or a token), keeping what it decoded
+    /// cached, rather than only dropping the wait as the default does: the model is free for
+    /// the next request at once.
+    async fn complete_unless(
+        &self,
+        request: &ChatRequest,
+        cancel: &CancellationToken,
+    ) -> Result<Completion, NotesError> {
+        if cancel.is_cancelled() {
+            return Err(NotesError::Cancelled);
         }
+        self.chat(request, Some(cancel.clone())).await
     }
 }
 
@@ -283,7 +326,11 @@ impl Server {
                     Err(_) => break,
                 }
             };
-            let result = self.serve(job.request);
+            if job.cancel.as_ref().is_some_and(CancellationToken::is_cancelled) {
+                let _ = job.reply.send(Err(NotesError::Cancelled));
+                continue;
+            }
+            let result = self.serve(job.request, job.cancel.as_ref());
             let _ = job.reply.send(result);
         }
         if let Some(c) = self.child.take() {
@@ -291,7 +338,11 @@ impl Server {
         }
     }
 
-    fn serve(&mut self, request: WorkerRequest) -> Result<WorkerReply, NotesError> {
+    fn serve(
+        &mut self,
+        request: WorkerRequest,
+        cancel: Option<&CancellationToken>,
+    ) -> Result<WorkerReply, NotesError> {
         if self.child.is_none() {
             self.child = Some(self.start()?);
         }
@@ -301,7 +352,9 @@ impl Server {
         let line = serde_json::to_string(&request)
             .map_err(|e| NotesError::WorkerFailed(format!("cannot encode the request: {e}")))?;
         let wanted = match &request {
-            WorkerRequest::Chat { id, .. } | WorkerRequest::Tokenize { id, .. } => *id,
+            WorkerRequest::Chat { id, .. }
+            | WorkerRequest::Tokenize { id, .. }
+            | WorkerRequest::Cancel { id } => *id,
         };
         if writeln!(running.stdin, "{line}")
             .and_then(|()| running.stdin.flush())
@@ -310,17 +363,35 @@ impl Server {
             return Err(self.died("it stopped reading requests"));
         }
         let deadline = Instant::now() + self.options.request_timeout;
+        let mut cancel_sent = false;
         loop {
             let left = deadline.saturating_duration_since(Instant::now());
             let Some(running) = self.child.as_mut() else {
                 return Err(NotesError::WorkerDied("no worker".into()));
             };
-            match running.lines.recv_timeout(left) {
+            // Wake up now and then to pass a cancel on; the chat's reply still ends the wait.
+            let wait = match cancel {
+                Some(_) if !cancel_sent => left.min(CANCEL_POLL),
+                _ => left,
+            };
+            if !cancel_sent && cancel.is_some_and(CancellationToken::is_cancelled) {
+                cancel_sent = true;
+                let line = serde_json::to_string(&WorkerRequest::Cancel { id: wanted })
+                    .unwrap_or_default();
+                if writeln!(running.stdin, "{line}")
+                    .and_then(|()| running.stdin.flush())
+                    .is_err()
+                {
+                    return Err(self.died("it stopped reading requests"));
+                }
+            }
+            match running.lines.recv_timeout(wait) {
                 Ok(line) => match serde_json::from_str::<WorkerReply>(&line) {
                     Ok(reply) if reply.id() == wanted => return Ok(reply),
                     // A stray line (an answer to a request that timed out earlier): skip it.
                     Ok(_) | Err(_) => continue,
                 },
+                Err(RecvTimeoutError::Timeout) if !left.is_zero() && wait < left => continue,
                 Err(RecvTimeoutError::Timeout) => {
                     if let Some(c) = self.child.take() {
                         c.kill();

@@ -73,6 +73,9 @@ pub enum NotesError {
     EmptyTranscript,
     #[error("notes configuration: {0}")]
     Config(String),
+    /// The call ended while this chunk was being summarised; its turns go to the hang-up work.
+    #[error("interrupted: the call ended, and the notes are being finished")]
+    Cancelled,
 }
 
 impl NotesError {
@@ -133,6 +136,8 @@ impl PipelineOptions {
             max_output_tokens: n.max_output_tokens,
             max_attempts: n.max_attempts,
             temperature: n.temperature,
+            finish_deadline: (n.finish_deadline_secs > 0)
+                .then(|| Duration::from_secs(n.finish_deadline_secs)),
             ..PipelineOptions::default()
         }
     }
@@ -277,6 +282,7 @@ pub async fn summarize_turns(
         Omissions {
             unsupported: outcome.grounding.unsupported,
             protected: outcome.guard.total(),
+            assessed_until: outcome.assessed_until,
         },
     );
     Ok((text, outcome))

@@ -4,8 +4,15 @@
 //! when unreadable), claims guarded and grounded against the chunk. The model also carries a
 //! running summary forward. At hang-up only the last chunk is left to summarise; the partials are
 //! then merged by code, so notes are ready seconds after the call, however long it was.
+//!
+//! Hang-up pre-empts: the signal from [`NotesPipeline::hang_up_signal`] stops a chunk the model
+//! is still on (its turns go to the hang-up work, and what the model had read stays cached). At
+//! hang-up the facts pass always runs to the end; the assessment pass runs until
+//! `finish_deadline`, and where it is cut the note says up to when the assessment goes.
 
-use std::time::Instant;
+use std::time::{Duration, Instant};
+
+use tokio_util::sync::CancellationToken;
 
 use super::engine::{ChatRequest, DynSummarizer};
 use super::grounding::{self, GroundingStats};
@@ -28,6 +35,9 @@ pub struct PipelineOptions {
     pub temperature: f32,
     /// Turns of the previous chunk shown again for context (a question cut from its answer).
     pub context_turns: usize,
+    /// How long after `finish` starts the assessment of the last chunk may run; `None` waits
+    /// for it (a transcript summarised after the fact). The facts pass is never cut.
+    pub finish_deadline: Option<Duration>,
 }
 
 impl Default for PipelineOptions {
@@ -38,6 +48,7 @@ impl Default for PipelineOptions {
             max_attempts: 3,
             temperature: 0.0,
             context_turns: 2,
+            finish_deadline: None,
         }
     }
 }
@@ -68,7 +79,24 @@ pub struct NotesOutcome {
     pub failed_chunks: usize,
     /// Time spent in `finish` (the last chunk and the merge): hang-up to notes.
     pub finish_ms: u64,
+    /// Call time (seconds) from which the assessment (answers, strengths, concerns) is missing
+    /// because `finish_deadline` cut it; the facts still cover the whole call.
+    pub assessed_until: Option<f64>,
 }
+
+/// Which passes a chunk gets, and what may stop them.
+#[derive(Clone)]
+enum Passes {
+    /// During the call: both passes; hang-up stops them, and the chunk is done again at finish.
+    InCall(CancellationToken),
+    /// At hang-up: the facts pass to the end, then (unless `facts_only`) the assessment until
+    /// `deadline` fires; a cut assessment leaves the facts in place.
+    Finish {
+        facts_only: bool,
+        deadline: CancellationToken,
+    },
+}
+
 
 pub struct NotesPipeline {
     engine: DynSummarizer,
@@ -89,6 +117,9 @@ pub struct NotesPipeline {
     failed: Vec<(usize, usize)>,
     reports: Vec<ChunkReport>,
     last_error: Option<NotesError>,
+    /// Fired when the call ends (see `hang_up_signal`).
+    hung_up: CancellationToken,
+    assessed_until: Option<f64>,
 }
 
 impl NotesPipeline {
@@ -118,7 +149,16 @@ impl NotesPipeline {
             failed: Vec::new(),
             reports: Vec::new(),
             last_error: None,
+            hung_up: CancellationToken::new(),
+            assessed_until: None,
         }
+    }
+
+    /// Fire this when the call ends, even while `push` is running: the model stops the chunk it
+    /// is on (within a second or two), so `finish` starts at once. `push` after it only queues
+    /// turns.
+    pub fn hang_up_signal(&self) -> CancellationToken {
+        self.hung_up.clone()
     }
 
     /// Transcript tokens a chunk may hold so that the prompt, the running summary, the context
@@ -170,18 +210,19 @@ impl NotesPipeline {
         self.guard.add(&stats);
         self.all.extend(turns);
         let mut done = Vec::new();
-        while let Some(end) = self.cut(budget, false) {
+        // The model is idle between chunks while the call goes on: summarising a part-filled
+        // chunk now (`eager_end`) leaves less for hang-up, so the notes are ready sooner.
+        while !self.hung_up.is_cancelled() {
+            let Some(end) = self
+                .cut(budget, false)
+                .or_else(|| self.eager_end(budget))
+            else {
+                break;
+            };
             let start = self.next;
             self.next = end;
-            done.push(self.summarise(start, end).await);
-        }
-        // The model is idle between chunks while the call goes on: summarising half a chunk now
-        // leaves at most half a chunk for hang-up, where only its facts are read (see
-        // `SHORT_TAIL_PERCENT`), so the notes are ready sooner after the call.
-        if let Some(end) = self.eager_end(budget) {
-            let start = self.next;
-            self.next = end;
-            done.push(self.summarise(start, end).await);
+            let passes = Passes::InCall(self.hung_up.clone());
+            done.push(self.summarise_chunk(start, end, passes).await);
         }
         Ok(done)
     }
@@ -222,14 +263,13 @@ impl NotesPipeline {
         (end > self.next && pending * 100 >= budget * EAGER_PERCENT).then_some(end)
     }
 
-    async fn summarise(&mut self, start: usize, end: usize) -> ChunkReport {
-        self.summarise_chunk(start, end, false).await
-    }
-
-    /// `tail`: the last chunk at hang-up. When it is short and there is a summary already, only
-    /// its facts are read: the last minutes are wrap-up and next steps, and the notes are wanted
-    /// now.
-    async fn summarise_chunk(&mut self, start: usize, end: usize, tail: bool) -> ChunkReport {
+    /// Summarises `all[start..end]` into a partial draft, as `passes` says.
+    async fn summarise_chunk(
+        &mut self,
+        start: usize,
+        end: usize,
+        passes: Passes,
+    ) -> ChunkReport {
         let started = Instant::now();
         let index = self.reports.len();
         let from_ctx = start.saturating_sub(self.options.context_turns);
@@ -242,15 +282,19 @@ impl NotesPipeline {
             to: part.last().map(|t| t.end.max(t.start)).unwrap_or_default(),
             ..ChunkReport::default()
         };
-        let short = self.all[start..end]
-            .iter()
-            .map(|t| prompt::estimate_tokens(&prompt::transcript_line(t)))
-            .sum::<usize>()
-            * 100
-            < self.chunk_budget().unwrap_or(self.options.chunk_tokens) * SHORT_TAIL_PERCENT;
-        let facts_only = tail && short && !self.summary.is_empty();
-        match self.ask(&context, &part, facts_only, &mut report).await {
-            Ok(mut draft) => {
+        let result = self.ask(&context, &part, &passes, &mut report).await;
+        match result {
+            Ok((mut draft, cut)) => {
+                if cut {
+                    tracing::info!(
+                        chunk = index,
+                        from = report.from,
+                        "notes: the finish deadline cut the last assessment; its facts are kept"
+                    );
+                    report.error = Some("assessment cut by notes.finish_deadline_secs".into());
+                    self.assessed_until =
+                        Some(self.assessed_until.unwrap_or(report.from).min(report.from));
+                }
                 let guarded = guard::filter_draft(&mut draft);
                 self.guard.add(&guarded);
                 // Everything said so far: claims are checked near their time, but a name the
@@ -270,6 +314,11 @@ impl NotesPipeline {
                     self.summary = summary;
                 }
                 self.partials.push(draft);
+            }
+            Err(NotesError::Cancelled) => {
+                tracing::debug!(chunk = index, "notes: hang-up interrupted the chunk; finishing it at the end");
+                report.error = Some(NotesError::Cancelled.to_string());
+                self.next = self.next.min(start);
             }
             Err(e) => {
                 tracing::warn!(chunk = index, error = %e, "notes: chunk failed; retrying it at the end");
@@ -293,29 +342,40 @@ impl NotesPipeline {
     }
 
     /// Both passes over one chunk (or only the facts pass), each asking only for what the chunk
-    /// talks about; what the model adds beyond that is dropped.
+    /// talks about; what the model adds beyond that is dropped. The flag is set when the finish
+    /// deadline cut the assessment.
     async fn ask(
         &mut self,
         context: &[Turn],
         part: &[Turn],
-        facts_only: bool,
+        passes: &Passes,
         report: &mut ChunkReport,
-    ) -> Result<NotesDraft, NotesError> {
+    ) -> Result<(NotesDraft, bool), NotesError> {
+        let (facts_stop, assess_stop, facts_only) = match passes {
+            Passes::InCall(t) => (Some(t), Some(t), false),
+            Passes::Finish {
+                facts_only,
+                deadline,
+            } => (None, Some(deadline), *facts_only),
+        };
         let (facts_pass, assessment_pass) = prompt::plan(&self.ctx, context, part);
         let mut facts = match &facts_pass {
             Pass::Facts { kinds, next_steps } if kinds.is_empty() && !next_steps => {
                 NotesDraft::default()
             }
-            _ => match self.ask_pass(&facts_pass, context, part, report).await {
+            _ => match self
+                .ask_pass(&facts_pass, context, part, facts_stop, report)
+                .await
+            {
                 Err(NotesError::ContextOverflow(detail)) if part.len() > 1 => {
                     // The estimate was off for this text: halve the chunk and do both halves.
                     tracing::warn!(%detail, "notes: prompt too long for the model; splitting the chunk");
                     let mid = part.len() / 2;
-                    let first =
-                        Box::pin(self.ask(context, &part[..mid], facts_only, report)).await?;
-                    let second =
-                        Box::pin(self.ask(&part[..mid], &part[mid..], facts_only, report)).await?;
-                    return Ok(concat(first, second));
+                    let (first, a) =
+                        Box::pin(self.ask(context, &part[..mid], passes, report)).await?;
+                    let (second, b) =
+                        Box::pin(self.ask(&part[..mid], &part[mid..], passes, report)).await?;
+                    return Ok((concat(first, second), a || b));
                 }
                 other => other?,
             },
@@ -332,17 +392,24 @@ impl NotesPipeline {
         facts.concerns.clear();
         facts.summary.clear();
         if facts_only {
-            return Ok(facts);
+            return Ok((facts, false));
         }
-        let mut assessment = self
-            .ask_pass(&assessment_pass, context, part, report)
-            .await?;
+        let mut assessment = match self
+            .ask_pass(&assessment_pass, context, part, assess_stop, report)
+            .await
+        {
+            // Past the finish deadline: the facts stand alone.
+            Err(NotesError::Cancelled) if matches!(passes, Passes::Finish { .. }) => {
+                return Ok((facts, true));
+            }
+            other => other?,
+        };
         if let Pass::Assessment { asked } = &assessment_pass {
             assessment.answers.retain(|a| asked.contains(&a.question));
         }
         assessment.facts.clear();
         assessment.next_steps.clear();
-        Ok(concat(facts, assessment))
+        Ok((concat(facts, assessment), false))
     }
 
     /// Asks the engine for one pass over one chunk until the reply reads as the schema.
@@ -351,6 +418,7 @@ impl NotesPipeline {
         pass: &Pass,
         context: &[Turn],
         part: &[Turn],
+        stop: Option<&CancellationToken>,
         report: &mut ChunkReport,
     ) -> Result<NotesDraft, NotesError> {
         // Context lines are a courtesy: drop them rather than overflow the context.
@@ -378,7 +446,10 @@ impl NotesPipeline {
                 temperature: self.options.temperature,
                 json: true,
             };
-            let completion = self.engine.complete(&request).await?;
+            let completion = match stop {
+                Some(stop) => self.engine.complete_unless(&request, stop).await?,
+                None => self.engine.complete(&request).await?,
+            };
             add_usage(&mut report.usage, &completion.usage);
             tracing::trace!(facts = pass.is_facts(), reply = %completion.text, "notes: model reply");
             match schema::parse_reply(&completion.text, &self.ctx.questions) {
@@ -407,15 +478,42 @@ impl NotesPipeline {
     pub async fn finish(mut self) -> Result<NotesOutcome, NotesError> {
         let started = Instant::now();
         let budget = self.chunk_budget()?;
+        let deadline = CancellationToken::new();
+        let timer = self.options.finish_deadline.map(|after| {
+            let deadline = deadline.clone();
+            tokio::spawn(async move {
+                tokio::time::sleep(after).await;
+                deadline.cancel();
+            })
+        });
         while let Some(end) = self.cut(budget, true) {
             let start = self.next;
             self.next = end;
-            let tail = end == self.all.len();
-            self.summarise_chunk(start, end, tail).await;
+            // A short last chunk with a summary already gets only the facts pass: the last
+            // minutes are wrap-up and next steps, and the notes are wanted now.
+            let short = self.all[start..end]
+                .iter()
+                .map(|t| prompt::estimate_tokens(&prompt::transcript_line(t)))
+                .sum::<usize>()
+                * 100
+                < budget * SHORT_TAIL_PERCENT;
+            let facts_only = end == self.all.len() && short && !self.summary.is_empty();
+            let passes = Passes::Finish {
+                facts_only,
+                deadline: deadline.clone(),
+            };
+            self.summarise_chunk(start, end, passes).await;
+        }
+        if let Some(timer) = timer {
+            timer.abort();
         }
         let retry: Vec<(usize, usize)> = std::mem::take(&mut self.failed);
         for (start, end) in retry {
-            self.summarise(start, end).await;
+            let passes = Passes::Finish {
+                facts_only: false,
+                deadline: CancellationToken::new(),
+            };
+            self.summarise_chunk(start, end, passes).await;
         }
         if self.partials.is_empty() {
             return Err(self
@@ -432,6 +530,7 @@ impl NotesPipeline {
             failed_chunks: self.failed.len(),
             chunks: self.reports,
             finish_ms: started.elapsed().as_millis() as u64,
+            assessed_until: self.assessed_until,
         })
     }
 }
@@ -521,7 +620,7 @@ fn push_distinct(into: &mut Vec<Claim>, claim: &Claim, cap: usize) {
     }
 }
 
-/// A last chunk shorter than this share of `chunk_tokens` (percent) gets only the facts pass.
+/// A last chunk shorter than this share of the chunk budget (percent) gets only the facts pass.
 const SHORT_TAIL_PERCENT: usize = 50;
 /// While the call runs, a part-filled chunk this full (percent of `chunk_tokens`) is summarised
 /// without waiting for the rest, so hang-up leaves less than `SHORT_TAIL_PERCENT` to do.

@@ -23,11 +23,13 @@ pub struct NoteMeta {
     pub public_url: String,
 }
 
-/// Counts the footer reports.
-#[derive(Debug, Clone, Copy, Default, PartialEq, Eq)]
+/// What the footer reports as left out.
+#[derive(Debug, Clone, Copy, Default, PartialEq)]
 pub struct Omissions {
     pub unsupported: usize,
     pub protected: usize,
+    /// Call time from which the assessment was cut for time (`NotesOutcome::assessed_until`).
+    pub assessed_until: Option<f64>,
 }
 
 /// The first line of every note Panelist posts for `interview_id`. Never change its format:
@@ -204,6 +206,13 @@ pub fn render(notes: &NotesDraft, meta: &NoteMeta, omitted: Omissions) -> String
             omitted.protected
         ));
     }
+    if let Some(until) = omitted.assessed_until {
+        footer.push_str(&format!(
+            " Answers, strengths and concerns cover the call up to {}; the minutes after it are \
+             in the full transcript (key facts and next steps cover the whole call).",
+            clock(until)
+        ));
+    }
     line(&footer);
     out
 }
@@ -247,6 +256,7 @@ mod tests {
             Omissions {
                 unsupported: 2,
                 protected: 1,
+                assessed_until: None,
             },
         );
         let lines: Vec<&str> = text.lines().collect();

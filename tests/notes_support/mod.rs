@@ -5,6 +5,7 @@
 use std::collections::VecDeque;
 use std::path::PathBuf;
 use std::sync::{Arc, Mutex};
+use std::time::Duration;
 
 use panelist::models::{self, ModelName};
 use serde_json::{json, Value};
@@ -134,6 +135,8 @@ pub enum Reply {
         headers: Vec<(String, String)>,
         body: String,
     },
+    /// This reply after a wait: a slow model.
+    Delayed(Duration, Box<Reply>),
 }
 
 impl Reply {
@@ -201,6 +204,11 @@ impl FakeChat {
                             },
                         }
                     };
+                    let mut reply = reply;
+                    while let Reply::Delayed(wait, then) = reply {
+                        tokio::time::sleep(wait).await;
+                        reply = *then;
+                    }
                     let (status, headers, body) = match reply {
                         Reply::Content(text) => (200, Vec::new(), completion(&text)),
                         Reply::Raw {
@@ -208,6 +216,7 @@ impl FakeChat {
                             headers,
                             body,
                         } => (status, headers, body),
+                        Reply::Delayed(..) => unreachable!("unwrapped above"),
                     };
                     let mut out = format!(
                         "HTTP/1.1 {status} X\r\ncontent-type: application/json\r\ncontent-length: {}\r\nconnection: close\r\n",
