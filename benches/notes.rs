@@ -233,7 +233,11 @@ async fn hang_up_latency(engine: Arc<LocalEngine>, minutes: u64) {
     let interrupted = outcome
         .chunks
         .iter()
-        .filter(|c| c.error.as_deref().is_some_and(|e| e.starts_with("interrupted")))
+        .filter(|c| {
+            c.error
+                .as_deref()
+                .is_some_and(|e| e.starts_with("interrupted"))
+        })
         .count();
     let assessed = match outcome.assessed_until {
         Some(t) => format!("to {:.0} of {:.0} min", t / 60.0, hang_up / 60.0),

@@ -5,7 +5,8 @@
 //! - rtf: real-time factor (engine seconds per audio second) of tiny.en and base at 1 and 2 threads per
 //!   inference, one inference at a time, on the mock interview's speech chunks.
 //! - streams: the most live speaker streams (pairs of interview tracks, fed in real time, phases staggered)
-//!   one transcriber keeps within 5 s of lag, with the default settings (tiny.en, 2 workers x 1 thread).
+//!   one transcriber keeps within 5 s of lag, with the default settings (tiny.en, 2 workers x 1 thread),
+//!   first with one chunk per inference (the baseline), then with `batch_chunks` (unless `--no-batch`).
 //! - long: a 30-minute two-speaker call (the interview looped) fed at `--long-speed` x real time; the time
 //!   from the end of the audio to `TranscriptReady`.
 //!
@@ -72,9 +73,14 @@ fn main() {
             };
             for threads in [1, 2] {
                 // Baseline in the same run: the full 30 s encoder window for every chunk.
-                for fit in [false, true] {
-                    let rtf = system.block_on(real_time_factor(&call, model, &dir, threads, fit));
-                    let window = if fit { "fitted" } else { "full" };
+                for (fit, batched) in [(false, false), (true, false), (false, true)] {
+                    let rtf = system
+                        .block_on(real_time_factor(&call, model, &dir, threads, fit, batched));
+                    let window = match (fit, batched) {
+                        (_, true) => "batched",
+                        (true, _) => "fitted",
+                        _ => "full",
+                    };
                     println!("rtf {model} threads={threads} window={window}: {rtf:.3}");
                     results.push((
                         format!(
@@ -90,23 +96,39 @@ fn main() {
 
     let mut best_streams = 0;
     if run("streams") {
-        let mut n = 4;
-        while n <= max_streams {
-            let (max_lag, wer) = system.block_on(live_streams(&call, n));
-            let ok = max_lag <= LAG_LIMIT_MS;
-            println!(
-                "streams={n}: max lag {:.1}s, WER {:.1}% {}",
-                max_lag as f64 / 1000.0,
-                wer * 100.0,
-                if ok { "ok" } else { "TOO SLOW" }
-            );
-            if !ok {
-                break;
+        // The baseline in the same run: one chunk per inference (`batch_chunks = false`).
+        let modes: &[bool] = if batching() { &[false, true] } else { &[false] };
+        for &batch in modes {
+            let mode = if batch {
+                "batched"
+            } else {
+                "one chunk per inference"
+            };
+            let mut best = 0;
+            let mut n = 4;
+            while n <= max_streams {
+                let (max_lag, wer) = system.block_on(live_streams(&call, n, batch));
+                let ok = max_lag <= LAG_LIMIT_MS;
+                println!(
+                    "streams={n} ({mode}): max lag {:.1}s, WER {:.1}% {}",
+                    max_lag as f64 / 1000.0,
+                    wer * 100.0,
+                    if ok { "ok" } else { "TOO SLOW" }
+                );
+                if !ok {
+                    break;
+                }
+                best = n;
+                n += 4;
             }
-            best_streams = n;
-            n += 4;
+            let key = if batch {
+                "max_live_streams"
+            } else {
+                "max_live_streams_unbatched"
+            };
+            results.push((key.into(), best.to_string()));
+            best_streams = best;
         }
-        results.push(("max_live_streams".into(), best_streams.to_string()));
     }
 
     if run("long") {
@@ -149,6 +171,7 @@ async fn real_time_factor(
     dir: &std::path::Path,
     threads: usize,
     fit_audio_context: bool,
+    batched: bool,
 ) -> f64 {
     let options = WhisperOptions {
         model,
@@ -157,6 +180,7 @@ async fn real_time_factor(
         beam_size: 1,
         language: "en".into(),
         fit_audio_context,
+        batch_chunks: batched,
     };
     let path = models::model_path(dir, model);
     let engine = tokio::task::spawn_blocking(move || LocalWhisper::load(&path, options))
@@ -172,19 +196,44 @@ async fn real_time_factor(
     // Warm-up: the first inference allocates buffers.
     engine.transcribe(chunks[0].samples.clone()).await.unwrap();
     let started = Instant::now();
-    for c in &chunks {
-        engine.transcribe(c.samples.clone()).await.unwrap();
+    if batched {
+        // As the transcriber packs a full queue: chunks in order, as many as fit one window.
+        let mut batch: Vec<Vec<i16>> = Vec::new();
+        let mut used = 0;
+        for c in &chunks {
+            let with = used + panelist::transcribe::whisper::BATCH_GAP_MS + c.duration_ms();
+            if !batch.is_empty() && (with > engine.batch_window_ms() || batch.len() == 6) {
+                engine
+                    .transcribe_batch(std::mem::take(&mut batch))
+                    .await
+                    .unwrap();
+                used = 0;
+            }
+            used += c.duration_ms() + panelist::transcribe::whisper::BATCH_GAP_MS;
+            batch.push(c.samples.clone());
+        }
+        engine.transcribe_batch(batch).await.unwrap();
+    } else {
+        for c in &chunks {
+            engine.transcribe(c.samples.clone()).await.unwrap();
+        }
     }
     started.elapsed().as_secs_f64() / (audio_ms as f64 / 1000.0)
 }
 
-fn settings(data_dir: &std::path::Path) -> Settings {
+/// `--no-batch`: only one chunk per inference (the `transcription.batch_chunks = false` baseline).
+fn batching() -> bool {
+    !std::env::args().any(|a| a == "--no-batch")
+}
+
+fn settings(data_dir: &std::path::Path, batch: bool) -> Settings {
     let mut s = Settings::defaults().unwrap();
     s.data_dir = data_dir.to_path_buf();
     s.transcription.model_dir =
         find_model(ModelName::TinyEn).expect("tiny.en installed (panelist models install tiny.en)");
     // `--fit-window`: encode only as much of Whisper's window as each chunk fills.
     s.transcription.fit_audio_context = std::env::args().any(|a| a == "--fit-window");
+    s.transcription.batch_chunks = batch;
     s
 }
 
@@ -213,13 +262,14 @@ fn rotated(call: &Call, shift_ms: u64) -> Call {
 async fn run_calls(
     calls: Vec<(String, Call)>,
     speed: f64,
+    batch: bool,
 ) -> (
     Vec<f64>,
     panelist::transcribe::TranscriberStats,
     Vec<(String, String)>,
 ) {
     let data = tempfile::tempdir().unwrap();
-    let settings = settings(data.path());
+    let settings = settings(data.path(), batch);
     let engine = panelist::transcribe::build_engine(&settings).await.unwrap();
     let files = TranscriptFiles::new(data.path());
     let addr = TranscriberActor::new(engine, &settings.transcription, files.clone()).start();
@@ -265,7 +315,7 @@ async fn run_calls(
     (vec![ready_after], stats, texts)
 }
 
-async fn live_streams(call: &Call, streams: usize) -> (u64, f64) {
+async fn live_streams(call: &Call, streams: usize, batch: bool) -> (u64, f64) {
     let interviews = streams.div_ceil(2);
     let calls: Vec<_> = (0..interviews)
         .map(|i| {
@@ -275,7 +325,7 @@ async fn live_streams(call: &Call, streams: usize) -> (u64, f64) {
             )
         })
         .collect();
-    let (_, stats, texts) = run_calls(calls, 1.0).await;
+    let (_, stats, texts) = run_calls(calls, 1.0, batch).await;
     let (r, h) = &texts[0];
     (stats.max_lag_ms, word_error_rate(r, h))
 }
@@ -284,7 +334,8 @@ async fn long_call(call: &Call, minutes: f64, speed: f64) -> (f64, u64, f64, f64
     let times = ((minutes * 60_000.0) / call.duration_ms as f64).ceil() as usize;
     let long = call.looped(times.max(1));
     let minutes = long.duration_ms as f64 / 60_000.0;
-    let (ready, stats, texts) = run_calls(vec![("long-call".into(), long)], speed).await;
+    let (ready, stats, texts) =
+        run_calls(vec![("long-call".into(), long)], speed, batching()).await;
     let (r, h) = &texts[0];
     (ready[0], stats.max_lag_ms, word_error_rate(r, h), minutes)
 }

@@ -709,7 +709,11 @@ async fn hang_up_stops_the_chunk_in_progress_and_the_deadline_cuts_only_the_asse
     );
     assert!(!outcome.notes.next_steps.is_empty());
     // ...its assessment cut by the deadline, from its first turn on.
-    assert!(outcome.notes.answers.is_empty(), "{:?}", outcome.notes.answers);
+    assert!(
+        outcome.notes.answers.is_empty(),
+        "{:?}",
+        outcome.notes.answers
+    );
     assert!(outcome.notes.strengths.is_empty());
     assert_eq!(outcome.assessed_until, Some(first_turn));
     let text = notes::render(
@@ -739,10 +743,14 @@ async fn without_a_deadline_finish_waits_for_the_assessment() {
             Reply::Delayed(Duration::from_millis(700), Box::new(good_model(r)))
         }
     });
-    let (text, outcome) =
-        notes::summarize_turns(engine(&fake, 8_192), options(50_000), &meta(), fixture_turns())
-            .await
-            .unwrap();
+    let (text, outcome) = notes::summarize_turns(
+        engine(&fake, 8_192),
+        options(50_000),
+        &meta(),
+        fixture_turns(),
+    )
+    .await
+    .unwrap();
     assert_eq!(outcome.assessed_until, None);
     assert!(!outcome.notes.answers.is_empty());
     assert!(!text.contains("cover the call up to"), "{text}");

@@ -56,6 +56,12 @@ async fn a_two_voice_interview_is_transcribed_per_speaker_with_wer_under_5_perce
     assert_eq!(stats.queue_depth, 0);
     assert_eq!(stats.in_flight, 0);
     assert_eq!(stats.lag_ms, 0);
+    // Fed faster than it transcribes, chunks queue up, and waiting chunks share a Whisper window
+    // (`batch_chunks`, on by default): the words below come back through the batched path.
+    assert!(
+        stats.inferences < stats.chunks_done,
+        "no chunks were batched: {stats:?}"
+    );
 
     let segments = files.load("4242").unwrap();
     assert_eq!(segments.len(), ready.segments);

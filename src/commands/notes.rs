@@ -55,13 +55,7 @@ pub async fn notes_file(mut settings: Settings, args: NotesArgs) -> anyhow::Resu
         finish_deadline: None,
         ..PipelineOptions::from_settings(&settings.notes)
     };
-    let (note, outcome) = notes::summarize_turns(
-        engine,
-        options,
-        &meta,
-        turns,
-    )
-    .await?;
+    let (note, outcome) = notes::summarize_turns(engine, options, &meta, turns).await?;
     print!("{note}");
     if let Some(path) = &args.output {
         std::fs::write(path, &note).with_context(|| format!("cannot write {}", path.display()))?;

@@ -155,6 +155,8 @@ pub struct TranscriptionSettings {
     pub beam_size: usize,
     pub language: String,
     pub fit_audio_context: bool,
+    /// Transcribe chunks that are waiting together, from any speakers, in one Whisper window.
+    pub batch_chunks: bool,
     pub queue_capacity: usize,
     pub max_chunk_secs: u64,
     pub flush_after_silence_ms: u64,

@@ -245,6 +245,11 @@ pub async fn metrics(
                 s.chunks_failed as f64,
             );
             out.gauge(
+                "panelist_transcription_inferences",
+                "Engine runs since start; below chunks done when waiting chunks share a window (batch_chunks).",
+                s.inferences as f64,
+            );
+            out.gauge(
                 "panelist_transcription_real_time_factor",
                 "Engine seconds per second of audio.",
                 s.real_time_factor(),

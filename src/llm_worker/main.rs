@@ -247,7 +247,10 @@ impl Worker<'_> {
 
     fn cancelled(&self, id: u64) -> Result<(), ChatError> {
         if self.cancel.load(Ordering::SeqCst) == id {
-            return Err(("cancelled", "cancelled: the call it was for has ended".into()));
+            return Err((
+                "cancelled",
+                "cancelled: the call it was for has ended".into(),
+            ));
         }
         Ok(())
     }

@@ -326,7 +326,11 @@ impl Server {
                     Err(_) => break,
                 }
             };
-            if job.cancel.as_ref().is_some_and(CancellationToken::is_cancelled) {
+            if job
+                .cancel
+                .as_ref()
+                .is_some_and(CancellationToken::is_cancelled)
+            {
                 let _ = job.reply.send(Err(NotesError::Cancelled));
                 continue;
             }

@@ -97,7 +97,6 @@ enum Passes {
     },
 }
 
-
 pub struct NotesPipeline {
     engine: DynSummarizer,
     options: PipelineOptions,
@@ -213,10 +212,7 @@ impl NotesPipeline {
         // The model is idle between chunks while the call goes on: summarising a part-filled
         // chunk now (`eager_end`) leaves less for hang-up, so the notes are ready sooner.
         while !self.hung_up.is_cancelled() {
-            let Some(end) = self
-                .cut(budget, false)
-                .or_else(|| self.eager_end(budget))
-            else {
+            let Some(end) = self.cut(budget, false).or_else(|| self.eager_end(budget)) else {
                 break;
             };
             let start = self.next;
@@ -264,12 +260,7 @@ impl NotesPipeline {
     }
 
     /// Summarises `all[start..end]` into a partial draft, as `passes` says.
-    async fn summarise_chunk(
-        &mut self,
-        start: usize,
-        end: usize,
-        passes: Passes,
-    ) -> ChunkReport {
+    async fn summarise_chunk(&mut self, start: usize, end: usize, passes: Passes) -> ChunkReport {
         let started = Instant::now();
         let index = self.reports.len();
         let from_ctx = start.saturating_sub(self.options.context_turns);
@@ -316,7 +307,10 @@ impl NotesPipeline {
                 self.partials.push(draft);
             }
             Err(NotesError::Cancelled) => {
-                tracing::debug!(chunk = index, "notes: hang-up interrupted the chunk; finishing it at the end");
+                tracing::debug!(
+                    chunk = index,
+                    "notes: hang-up interrupted the chunk; finishing it at the end"
+                );
                 report.error = Some(NotesError::Cancelled.to_string());
                 self.next = self.next.min(start);
             }

@@ -100,6 +100,8 @@ pub struct TranscriberStats {
     /// Audio transcribed, and engine time spent on it: their ratio is the real-time factor.
     pub audio_ms: u64,
     pub engine_ms: u64,
+    /// Engine runs, a batch counting once: fewer than chunks done when chunks share a window.
+    pub inferences: u64,
     /// Audio held in open chunks, not yet cut.
     pub buffered_ms: u64,
     pub active_interviews: usize,
@@ -468,52 +470,124 @@ async fn dispatch(
     done: Recipient<ChunkDone>,
 ) {
     let limit = engine.concurrency().max(1);
+    let window = engine.batch_window_ms();
     let mut running = FuturesUnordered::new();
     let mut open = true;
+    // A job taken from the queue that did not fit the batch being made: first in the next one.
+    let mut held: Option<Job> = None;
     loop {
         tokio::select! {
-            job = jobs.recv(), if open && running.len() < limit => match job {
-                Some(job) => {
+            job = async {
+                match held.take() {
+                    Some(job) => Some(job),
+                    None => jobs.recv().await,
+                }
+            }, if (open || held.is_some()) && running.len() < limit => match job {
+                Some(first) => {
+                    let batch = fill_batch(first, &mut jobs, &mut held, window);
                     {
                         let mut c = counters.lock();
-                        c.stats.queue_depth = c.stats.queue_depth.saturating_sub(1);
-                        c.stats.in_flight += 1;
+                        c.stats.queue_depth = c.stats.queue_depth.saturating_sub(batch.len());
+                        c.stats.in_flight += batch.len();
                     }
-                    let engine = engine.clone();
-                    running.push(async move {
-                        let started = Instant::now();
-                        let samples = job.chunk.samples.clone();
-                        let result = engine.transcribe(samples).await;
-                        (job, result, started.elapsed())
-                    });
+                    running.push(transcribe_batch(engine.clone(), batch));
                 }
                 None => open = false,
             },
-            Some((job, result, took)) = running.next(), if !running.is_empty() => {
-                let (segments, failed) = store(&files, &job, result).await;
-                let mut c = counters.lock();
-                let cut_at = c.pending.remove(&job.seq);
-                let s = &mut c.stats;
-                s.in_flight = s.in_flight.saturating_sub(1);
-                s.engine_ms += took.as_millis() as u64;
-                s.audio_ms += job.chunk.duration_ms();
-                s.segments += segments as u64;
-                if failed {
-                    s.chunks_failed += 1;
-                } else {
-                    s.chunks_done += 1;
+            Some((batch, results, took)) = running.next(), if !running.is_empty() => {
+                {
+                    let s = &mut counters.lock().stats;
+                    s.engine_ms += took.as_millis() as u64;
+                    s.inferences += 1;
                 }
-                if let Some((at, _)) = cut_at {
-                    let lag = at.elapsed().as_millis() as u64;
-                    s.last_lag_ms = lag;
-                    s.max_lag_ms = s.max_lag_ms.max(lag);
+                for (job, result) in batch.into_iter().zip(results) {
+                    let (segments, failed) = store(&files, &job, result).await;
+                    let mut c = counters.lock();
+                    let cut_at = c.pending.remove(&job.seq);
+                    let s = &mut c.stats;
+                    s.in_flight = s.in_flight.saturating_sub(1);
+                    s.audio_ms += job.chunk.duration_ms();
+                    s.segments += segments as u64;
+                    if failed {
+                        s.chunks_failed += 1;
+                    } else {
+                        s.chunks_done += 1;
+                    }
+                    if let Some((at, _)) = cut_at {
+                        let lag = at.elapsed().as_millis() as u64;
+                        s.last_lag_ms = lag;
+                        s.max_lag_ms = s.max_lag_ms.max(lag);
+                    }
+                    drop(c);
+                    done.do_send(ChunkDone { interview_id: job.interview_id, segments, failed });
                 }
-                drop(c);
-                done.do_send(ChunkDone { interview_id: job.interview_id, segments, failed });
             },
             else => break,
         }
     }
+}
+
+/// Most chunks sharing one window: past this, Whisper's decoder (448 tokens a window) could run
+/// out of room for their words.
+const MAX_BATCH: usize = 6;
+
+/// `first`, plus whatever else is already waiting that fits the engine's window with it (`window`
+/// 0: no batching). Nothing waits for a batch to fill: under light load chunks go alone.
+fn fill_batch(
+    first: Job,
+    jobs: &mut mpsc::Receiver<Job>,
+    held: &mut Option<Job>,
+    window: u64,
+) -> Vec<Job> {
+    let mut used = first.chunk.duration_ms();
+    let mut batch = vec![first];
+    while window > 0 && batch.len() < MAX_BATCH {
+        let Ok(next) = jobs.try_recv() else {
+            break;
+        };
+        let with = used + crate::transcribe::whisper::BATCH_GAP_MS + next.chunk.duration_ms();
+        if with > window {
+            *held = Some(next);
+            break;
+        }
+        used = with;
+        batch.push(next);
+    }
+    batch
+}
+
+/// Runs one inference over `batch`; a batch that fails is tried again one chunk at a time, so
+/// one bad chunk does not take the others with it.
+async fn transcribe_batch(
+    engine: DynEngine,
+    batch: Vec<Job>,
+) -> (
+    Vec<Job>,
+    Vec<Result<Vec<EngineSegment>, TranscribeError>>,
+    Duration,
+) {
+    let started = Instant::now();
+    let pieces: Vec<Vec<i16>> = batch.iter().map(|j| j.chunk.samples.clone()).collect();
+    let results = if let [one] = pieces.as_slice() {
+        vec![engine.transcribe(one.clone()).await]
+    } else {
+        match engine.transcribe_batch(pieces.clone()).await {
+            Ok(all) if all.len() == pieces.len() => all.into_iter().map(Ok).collect(),
+            other => {
+                let why = match other {
+                    Err(e) => e.to_string(),
+                    Ok(all) => format!("{} answers for {} chunks", all.len(), pieces.len()),
+                };
+                tracing::warn!(chunks = pieces.len(), error = %why, "batched transcription failed; one chunk at a time");
+                let mut one_by_one = Vec::with_capacity(pieces.len());
+                for samples in pieces {
+                    one_by_one.push(engine.transcribe(samples).await);
+                }
+                one_by_one
+            }
+        }
+    };
+    (batch, results, started.elapsed())
 }
 
 /// Writes a chunk's segments on the call clock; (segments stored, whether the chunk failed).

@@ -53,6 +53,25 @@ pub trait TranscriptionEngine: Send + Sync + 'static {
     /// Transcribes 16 kHz mono samples (at most 30 s is what callers send). Must not block the calling
     /// (async) thread: CPU work belongs on the engine's own threads.
     async fn transcribe(&self, samples: Vec<i16>) -> Result<Vec<EngineSegment>, TranscribeError>;
+
+    /// How much audio (ms, gaps included) `transcribe_batch` takes in one inference; 0 = it has no
+    /// batching, and callers send one chunk at a time.
+    fn batch_window_ms(&self) -> u64 {
+        0
+    }
+
+    /// Transcribes several chunks (of any speakers) at once, each answered on its own clock. The
+    /// default runs them one after another.
+    async fn transcribe_batch(
+        &self,
+        pieces: Vec<Vec<i16>>,
+    ) -> Result<Vec<Vec<EngineSegment>>, TranscribeError> {
+        let mut out = Vec::with_capacity(pieces.len());
+        for samples in pieces {
+            out.push(self.transcribe(samples).await?);
+        }
+        Ok(out)
+    }
 }
 
 pub type DynEngine = Arc<dyn TranscriptionEngine>;
