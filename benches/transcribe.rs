@@ -1,6 +1,7 @@
 //! Transcription benchmarks (harness = false):
 //!
 //!   cargo bench --bench transcribe -- [rtf] [streams] [long] [--max-streams N] [--long-minutes M] [--long-speed X]
+//!   [--no-batch] [--fit-window] [--workers N] [--threads N]
 //!
 //! - rtf: real-time factor (engine seconds per audio second) of tiny.en and base at 1 and 2 threads per
 //!   inference, one inference at a time, on the mock interview's speech chunks.
@@ -234,6 +235,14 @@ fn settings(data_dir: &std::path::Path, batch: bool) -> Settings {
     // `--fit-window`: encode only as much of Whisper's window as each chunk fills.
     s.transcription.fit_audio_context = std::env::args().any(|a| a == "--fit-window");
     s.transcription.batch_chunks = batch;
+    // `--workers N`, `--threads N`: another split of the cores than the defaults (2 workers x 1 thread).
+    let args: Vec<String> = std::env::args().collect();
+    if let Some(n) = arg_value(&args, "--workers") {
+        s.transcription.workers = n.parse().expect("--workers N");
+    }
+    if let Some(n) = arg_value(&args, "--threads") {
+        s.transcription.threads_per_inference = n.parse().expect("--threads N");
+    }
     s
 }
 

@@ -484,7 +484,12 @@ async fn dispatch(
                 }
             }, if (open || held.is_some()) && running.len() < limit => match job {
                 Some(first) => {
-                    let batch = fill_batch(first, &mut jobs, &mut held, window);
+                    // Waiting chunks are shared out among the idle workers rather than all
+                    // going to the first one: two half batches come back sooner than one full one.
+                    let idle = limit - running.len();
+                    let waiting = 1 + jobs.len();
+                    let share = waiting.div_ceil(idle);
+                    let batch = fill_batch(first, &mut jobs, &mut held, window, share);
                     {
                         let mut c = counters.lock();
                         c.stats.queue_depth = c.stats.queue_depth.saturating_sub(batch.len());
@@ -532,16 +537,18 @@ async fn dispatch(
 const MAX_BATCH: usize = 6;
 
 /// `first`, plus whatever else is already waiting that fits the engine's window with it (`window`
-/// 0: no batching). Nothing waits for a batch to fill: under light load chunks go alone.
+/// 0: no batching), `share` chunks at most. Nothing waits for a batch to fill: under light load
+/// chunks go alone.
 fn fill_batch(
     first: Job,
     jobs: &mut mpsc::Receiver<Job>,
     held: &mut Option<Job>,
     window: u64,
+    share: usize,
 ) -> Vec<Job> {
     let mut used = first.chunk.duration_ms();
     let mut batch = vec![first];
-    while window > 0 && batch.len() < MAX_BATCH {
+    while window > 0 && batch.len() < MAX_BATCH.min(share) {
         let Ok(next) = jobs.try_recv() else {
             break;
         };
