@@ -643,24 +643,10 @@ async fn the_summarizer_follows_the_call_and_hands_the_note_to_the_poster() {
 
 /// Hang-up pre-empts the model: a chunk it is still on during the call is stopped and done again
 /// at hang-up, where the facts of what is left always come through and only the assessment is cut
-/// at the finish deadline, which the note then says.
+/// at the finish deadline, which the note then says; what was assessed during the call stays.
 #[tokio::test]
 async fn hang_up_stops_the_chunk_in_progress_and_the_deadline_cuts_only_the_assessment() {
     let fake = FakeChat::start(vec![]).await;
-    // Facts come at once; an assessment takes the slow model a minute.
-    fake.set_fallback(|r| {
-        if is_facts_pass(r) {
-            good_model(r)
-        } else {
-            Reply::Delayed(Duration::from_secs(60), Box::new(good_model(r)))
-        }
-    });
-    let turns = fixture_turns();
-    let first_turn = turns[0].start;
-    let options = PipelineOptions {
-        finish_deadline: Some(Duration::from_millis(500)),
-        ..options(50_000)
-    };
     let meta = meta();
     let ctx = notes::PromptContext {
         candidate: "Daniel Okafor".into(),
@@ -668,31 +654,45 @@ async fn hang_up_stops_the_chunk_in_progress_and_the_deadline_cuts_only_the_asse
         questions: meta.questions.clone(),
         job: meta.job_name.clone(),
     };
-    let mut pipeline = notes::NotesPipeline::new(engine(&fake, 8_192), options, ctx);
+    let options = PipelineOptions {
+        finish_deadline: Some(Duration::from_millis(500)),
+        ..options(50_000)
+    };
+    // A small context: the interview takes several chunks.
+    let mut pipeline = notes::NotesPipeline::new(engine(&fake, 2_048), options, ctx);
     let hang_up = pipeline.hang_up_signal();
-    tokio::spawn(async move {
-        tokio::time::sleep(Duration::from_millis(300)).await;
+    // Facts come at once, and so does the first chunk's assessment; the next assessment takes
+    // the slow model a minute, and the call ends while it is being written.
+    let assessments = Arc::new(std::sync::atomic::AtomicUsize::new(0));
+    fake.set_fallback(move |r| {
+        if is_facts_pass(r) {
+            return good_model(r);
+        }
+        if assessments.fetch_add(1, std::sync::atomic::Ordering::SeqCst) == 0 {
+            return good_model(r);
+        }
         hang_up.cancel();
+        Reply::Delayed(Duration::from_secs(60), Box::new(good_model(r)))
     });
-    // The whole interview fits one chunk: its facts pass is answered, its assessment is not
-    // when the call ends.
-    let during = pipeline.push(turns.clone()).await.unwrap();
-    assert_eq!(during.len(), 1, "{during:?}");
+    let during = pipeline.push(fixture_turns()).await.unwrap();
+    assert_eq!(during.len(), 2, "{during:?}");
+    assert_eq!(during[0].error, None, "{during:?}");
     assert!(
-        during[0]
+        during[1]
             .error
             .as_deref()
             .is_some_and(|e| e.starts_with("interrupted")),
         "{during:?}"
     );
+    let cut_from = during[1].from;
     // After hang-up, turns are only queued.
     let asked = fake.requests().len();
     assert!(pipeline.push(Vec::new()).await.unwrap().is_empty());
     assert_eq!(fake.requests().len(), asked);
 
     let outcome = pipeline.finish().await.unwrap();
-    assert_eq!(outcome.failed_chunks, 0);
-    // The interrupted chunk was summarised again at hang-up: its facts in full...
+    assert_eq!(outcome.failed_chunks, 0, "{:?}", outcome.chunks);
+    // The facts of the whole call, the interrupted chunk's included...
     let facts: Vec<String> = outcome
         .notes
         .facts
@@ -708,14 +708,9 @@ async fn hang_up_stops_the_chunk_in_progress_and_the_deadline_cuts_only_the_asse
         "notice period missing: {facts:?}"
     );
     assert!(!outcome.notes.next_steps.is_empty());
-    // ...its assessment cut by the deadline, from its first turn on.
-    assert!(
-        outcome.notes.answers.is_empty(),
-        "{:?}",
-        outcome.notes.answers
-    );
-    assert!(outcome.notes.strengths.is_empty());
-    assert_eq!(outcome.assessed_until, Some(first_turn));
+    // ...the first chunk's assessment (done during the call, above), and the rest cut by the
+    // deadline from the interrupted chunk's first turn on.
+    assert_eq!(outcome.assessed_until, Some(cut_from));
     let text = notes::render(
         &outcome.notes,
         &meta,
@@ -725,11 +720,45 @@ async fn hang_up_stops_the_chunk_in_progress_and_the_deadline_cuts_only_the_asse
             assessed_until: outcome.assessed_until,
         },
     );
-    assert!(
-        text.contains("Answers, strengths and concerns cover the call up to 00:0"),
-        "{text}"
+    let at = format!(
+        "cover the call up to {:02}:{:02}",
+        cut_from as u64 / 60,
+        cut_from as u64 % 60
     );
+    assert!(text.contains(&at), "{at} not in {text}");
     assert!(text.contains("Four weeks"), "{text}");
+}
+
+/// A short call is summarised whole at hang-up: the deadline never leaves its note with no
+/// assessment at all, so finish waits for it.
+#[tokio::test]
+async fn a_short_call_waits_for_its_assessment_past_the_deadline() {
+    let fake = FakeChat::start(vec![]).await;
+    fake.set_fallback(|r| {
+        if is_facts_pass(r) {
+            good_model(r)
+        } else {
+            Reply::Delayed(Duration::from_millis(700), Box::new(good_model(r)))
+        }
+    });
+    let meta = meta();
+    let ctx = notes::PromptContext {
+        candidate: "Daniel Okafor".into(),
+        interviewers: meta.interviewers.clone(),
+        questions: meta.questions.clone(),
+        job: meta.job_name.clone(),
+    };
+    let options = PipelineOptions {
+        finish_deadline: Some(Duration::from_millis(100)),
+        ..options(50_000)
+    };
+    let mut pipeline = notes::NotesPipeline::new(engine(&fake, 8_192), options, ctx);
+    pipeline.hang_up_signal().cancel();
+    assert!(pipeline.push(fixture_turns()).await.unwrap().is_empty());
+    let outcome = pipeline.finish().await.unwrap();
+    assert_eq!(outcome.assessed_until, None);
+    assert!(!outcome.notes.answers.is_empty());
+    assert!(!outcome.notes.strengths.is_empty());
 }
 
 /// Without a deadline (`panelist notes FILE`), finish waits for the whole assessment.

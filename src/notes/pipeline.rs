@@ -119,6 +119,8 @@ pub struct NotesPipeline {
     /// Fired when the call ends (see `hang_up_signal`).
     hung_up: CancellationToken,
     assessed_until: Option<f64>,
+    /// Some chunk's assessment (answers, strengths, concerns) came through.
+    assessed: bool,
 }
 
 impl NotesPipeline {
@@ -150,6 +152,7 @@ impl NotesPipeline {
             last_error: None,
             hung_up: CancellationToken::new(),
             assessed_until: None,
+            assessed: false,
         }
     }
 
@@ -276,6 +279,17 @@ impl NotesPipeline {
         let result = self.ask(&context, &part, &passes, &mut report).await;
         match result {
             Ok((mut draft, cut)) => {
+                if !cut
+                    && !matches!(
+                        passes,
+                        Passes::Finish {
+                            facts_only: true,
+                            ..
+                        }
+                    )
+                {
+                    self.assessed = true;
+                }
                 if cut {
                     tracing::info!(
                         chunk = index,
@@ -492,9 +506,17 @@ impl NotesPipeline {
                 * 100
                 < budget * SHORT_TAIL_PERCENT;
             let facts_only = end == self.all.len() && short && !self.summary.is_empty();
+            // The deadline trades the last minutes' assessment for notes sooner, never the whole
+            // of it: with none written yet (a short call, all of it summarised at hang-up) the
+            // notes wait for one.
+            let deadline = if !self.assessed {
+                CancellationToken::new()
+            } else {
+                deadline.clone()
+            };
             let passes = Passes::Finish {
                 facts_only,
-                deadline: deadline.clone(),
+                deadline,
             };
             self.summarise_chunk(start, end, passes).await;
         }
