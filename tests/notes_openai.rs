@@ -641,6 +641,26 @@ async fn the_summarizer_follows_the_call_and_hands_the_note_to_the_poster() {
     assert_eq!(sent.matches("[00:11] Daniel Okafor (candidate)").count(), 1);
 }
 
+/// A pipeline for `meta()`'s interview on `fake`, whose finish cuts the assessment at `deadline`.
+fn pipeline_with_deadline(
+    fake: &FakeChat,
+    context: usize,
+    deadline: Duration,
+) -> notes::NotesPipeline {
+    let meta = meta();
+    let ctx = notes::PromptContext {
+        candidate: "Daniel Okafor".into(),
+        interviewers: meta.interviewers,
+        questions: meta.questions,
+        job: meta.job_name,
+    };
+    let options = PipelineOptions {
+        finish_deadline: Some(deadline),
+        ..options(50_000)
+    };
+    notes::NotesPipeline::new(engine(fake, context), options, ctx)
+}
+
 /// Hang-up pre-empts the model: a chunk it is still on during the call is stopped and done again
 /// at hang-up, where the facts of what is left always come through and only the assessment is cut
 /// at the finish deadline, which the note then says; what was assessed during the call stays.
@@ -648,18 +668,8 @@ async fn the_summarizer_follows_the_call_and_hands_the_note_to_the_poster() {
 async fn hang_up_stops_the_chunk_in_progress_and_the_deadline_cuts_only_the_assessment() {
     let fake = FakeChat::start(vec![]).await;
     let meta = meta();
-    let ctx = notes::PromptContext {
-        candidate: "Daniel Okafor".into(),
-        interviewers: meta.interviewers.clone(),
-        questions: meta.questions.clone(),
-        job: meta.job_name.clone(),
-    };
-    let options = PipelineOptions {
-        finish_deadline: Some(Duration::from_millis(500)),
-        ..options(50_000)
-    };
     // A small context: the interview takes several chunks.
-    let mut pipeline = notes::NotesPipeline::new(engine(&fake, 2_048), options, ctx);
+    let mut pipeline = pipeline_with_deadline(&fake, 2_048, Duration::from_millis(500));
     let hang_up = pipeline.hang_up_signal();
     // Facts come at once, and so does the first chunk's assessment; the next assessment takes
     // the slow model a minute, and the call ends while it is being written.
@@ -741,18 +751,7 @@ async fn a_short_call_waits_for_its_assessment_past_the_deadline() {
             Reply::Delayed(Duration::from_millis(700), Box::new(good_model(r)))
         }
     });
-    let meta = meta();
-    let ctx = notes::PromptContext {
-        candidate: "Daniel Okafor".into(),
-        interviewers: meta.interviewers.clone(),
-        questions: meta.questions.clone(),
-        job: meta.job_name.clone(),
-    };
-    let options = PipelineOptions {
-        finish_deadline: Some(Duration::from_millis(100)),
-        ..options(50_000)
-    };
-    let mut pipeline = notes::NotesPipeline::new(engine(&fake, 8_192), options, ctx);
+    let mut pipeline = pipeline_with_deadline(&fake, 8_192, Duration::from_millis(100));
     pipeline.hang_up_signal().cancel();
     assert!(pipeline.push(fixture_turns()).await.unwrap().is_empty());
     let outcome = pipeline.finish().await.unwrap();

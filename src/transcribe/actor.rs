@@ -574,25 +574,27 @@ async fn transcribe_batch(
     Duration,
 ) {
     let started = Instant::now();
-    let pieces: Vec<Vec<i16>> = batch.iter().map(|j| j.chunk.samples.clone()).collect();
-    let results = if let [one] = pieces.as_slice() {
-        vec![engine.transcribe(one.clone()).await]
-    } else {
-        match engine.transcribe_batch(pieces.clone()).await {
-            Ok(all) if all.len() == pieces.len() => all.into_iter().map(Ok).collect(),
+    let samples = |batch: &[Job]| -> Vec<Vec<i16>> {
+        batch.iter().map(|j| j.chunk.samples.clone()).collect()
+    };
+    let results = match batch.as_slice() {
+        [one] => vec![engine.transcribe(one.chunk.samples.clone()).await],
+        many => match engine.transcribe_batch(samples(many)).await {
+            Ok(all) if all.len() == many.len() => all.into_iter().map(Ok).collect(),
             other => {
                 let why = match other {
                     Err(e) => e.to_string(),
-                    Ok(all) => format!("{} answers for {} chunks", all.len(), pieces.len()),
+                    Ok(all) => format!("{} answers for {} chunks", all.len(), many.len()),
                 };
-                tracing::warn!(chunks = pieces.len(), error = %why, "batched transcription failed; one chunk at a time");
-                let mut one_by_one = Vec::with_capacity(pieces.len());
-                for samples in pieces {
-                    one_by_one.push(engine.transcribe(samples).await);
+                tracing::warn!(chunks = many.len(), error = %why, "batched transcription failed; one chunk at a time");
+                // Copied again only on this rare path, so a batch's audio is not kept twice.
+                let mut one_by_one = Vec::with_capacity(many.len());
+                for piece in samples(many) {
+                    one_by_one.push(engine.transcribe(piece).await);
                 }
                 one_by_one
             }
-        }
+        },
     };
     (batch, results, started.elapsed())
 }
