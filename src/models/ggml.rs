@@ -5,6 +5,8 @@
 //! hyper-parameters, the mel filterbank, the vocabulary, then every tensor under its PyTorch name.
 //! CTranslate2 fuses attention projections (`[q; k; v]` and `[k; v]`) and gives the key a zero bias; they are
 //! split back here and the key bias dropped (a per-query constant, which softmax ignores anyway).
+//! With `Weights::Q8_0` the weight matrices are then stored as whisper.cpp's own `quantize` tool would
+//! store them (ggml's reference Q8_0 rounding), so no second tool or pass is needed.
 
 use std::collections::BTreeSet;
 use std::io::Write;
@@ -31,6 +33,36 @@ pub struct Hparams {
     pub n_mels: usize,
 }
 
+/// How the weight matrices are stored. whisper.cpp takes the type of every 2-D weight matrix from
+/// the file's header; the conv kernels stay f16 and the norms, biases and positional embeddings f32
+/// whichever is chosen, as in whisper.cpp's own `quantize`.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub enum Weights {
+    /// The checkpoint's own half-precision values, unchanged.
+    F16,
+    /// ggml's Q8_0: blocks of 32 weights, each an f16 scale and 32 signed bytes. Measured faster
+    /// than f16 on these CPUs at the same accuracy (BENCHMARKS.md), and half the size.
+    Q8_0,
+}
+
+impl Weights {
+    /// The header's `ftype`: ggml's file type, plus its quantisation version (2) times 1000 for a
+    /// quantised file, as `quantize` writes it.
+    fn ftype(self) -> i32 {
+        match self {
+            Weights::F16 => 1,
+            Weights::Q8_0 => 7 + 2 * 1000,
+        }
+    }
+}
+
+/// ggml's tensor types, as a tensor's header names them.
+const GGML_TYPE_F32: i32 = 0;
+const GGML_TYPE_F16: i32 = 1;
+const GGML_TYPE_Q8_0: i32 = 8;
+/// Weights per Q8_0 block.
+const Q8_0_BLOCK: usize = 32;
+
 /// What a conversion wrote.
 #[derive(Debug, Clone, PartialEq, Eq)]
 pub struct ConvertSummary {
@@ -44,6 +76,7 @@ pub struct ConvertSummary {
 pub fn convert(
     model_bin: &[u8],
     tokenizer_json: &[u8],
+    weights: Weights,
     out: &mut impl Write,
 ) -> Result<ConvertSummary, ConvertError> {
     let model = Ct2Model::parse(model_bin)?;
@@ -76,7 +109,7 @@ pub fn convert(
     ] {
         w.usize(v)?;
     }
-    w.i32(1)?; // ftype: mostly f16
+    w.i32(weights.ftype())?;
     let filters = mel::slaney_mel_filters(hp.n_mels);
     w.usize(hp.n_mels)?;
     w.usize(N_FREQ_BINS)?;
@@ -89,7 +122,7 @@ pub fn convert(
         w.write(t)?;
     }
     for t in &tensors {
-        t.write(&mut w)?;
+        t.write(&mut w, weights)?;
     }
     w.inner.flush()?;
     Ok(ConvertSummary {
@@ -157,30 +190,50 @@ struct Tensor<'a> {
 }
 
 impl Tensor<'_> {
-    fn write(&self, w: &mut CountingWriter<'_, impl Write>) -> Result<(), ConvertError> {
+    fn write(
+        &self,
+        w: &mut CountingWriter<'_, impl Write>,
+        weights: Weights,
+    ) -> Result<(), ConvertError> {
+        let ttype = if self.f32 {
+            GGML_TYPE_F32
+        } else if weights == Weights::Q8_0 && self.shape.len() == 2 {
+            GGML_TYPE_Q8_0
+        } else {
+            GGML_TYPE_F16
+        };
         w.usize(self.shape.len())?;
         w.usize(self.name.len())?;
-        w.i32(if self.f32 { 0 } else { 1 })?;
+        w.i32(ttype)?;
         for d in self.shape.iter().rev() {
             w.usize(*d)?;
         }
         w.write(self.name.as_bytes())?;
         let data = self.src.data;
-        match (self.src.dtype, self.f32) {
-            (DType::F16, false) | (DType::F32, true) => w.write(data)?,
-            (DType::F16, true) => {
+        match (self.src.dtype, ttype) {
+            (DType::F16, GGML_TYPE_F16) | (DType::F32, GGML_TYPE_F32) => w.write(data)?,
+            (DType::F16 | DType::F32, GGML_TYPE_Q8_0) => {
+                // ggml's rows run along the last PyTorch dimension; a block never spans two rows.
+                let row = self.shape.last().copied().unwrap_or(0);
+                if row % Q8_0_BLOCK != 0 {
+                    return Err(ConvertError::Format(format!(
+                        "{}: rows of {row} weights cannot be stored in blocks of {Q8_0_BLOCK}",
+                        self.name
+                    )));
+                }
+                w.write(&quantize_q8_0(&self.values()))?;
+            }
+            (DType::F16, _) => {
                 let mut buf = Vec::with_capacity(data.len() * 2);
-                for h in data.chunks_exact(2) {
-                    let v = f16_to_f32(u16::from_le_bytes([h[0], h[1]]));
+                for v in self.values() {
                     buf.extend_from_slice(&v.to_le_bytes());
                 }
                 w.write(&buf)?;
             }
-            (DType::F32, false) => {
+            (DType::F32, _) => {
                 let mut buf = Vec::with_capacity(data.len() / 2);
-                for f in data.chunks_exact(4) {
-                    let h = f32_to_f16(f32::from_le_bytes([f[0], f[1], f[2], f[3]]));
-                    buf.extend_from_slice(&h.to_le_bytes());
+                for v in self.values() {
+                    buf.extend_from_slice(&f32_to_f16(v).to_le_bytes());
                 }
                 w.write(&buf)?;
             }
@@ -193,6 +246,37 @@ impl Tensor<'_> {
         }
         Ok(())
     }
+
+    /// The source values as f32 (f16 widens exactly). Only called for f16 or f32 sources.
+    fn values(&self) -> Vec<f32> {
+        let data = self.src.data;
+        match self.src.dtype {
+            DType::F16 => data
+                .chunks_exact(2)
+                .map(|h| f16_to_f32(u16::from_le_bytes([h[0], h[1]])))
+                .collect(),
+            _ => data
+                .chunks_exact(4)
+                .map(|f| f32::from_le_bytes([f[0], f[1], f[2], f[3]]))
+                .collect(),
+        }
+    }
+}
+
+/// ggml's reference Q8_0 quantisation (`quantize_row_q8_0_ref`): per block of 32, the scale
+/// `d = max|x| / 127` stored as f16, then each weight as `round(x / d)` in a signed byte.
+/// `values.len()` is a multiple of 32.
+fn quantize_q8_0(values: &[f32]) -> Vec<u8> {
+    let mut out = Vec::with_capacity(values.len() / Q8_0_BLOCK * (2 + Q8_0_BLOCK));
+    for block in values.chunks_exact(Q8_0_BLOCK) {
+        let amax = block.iter().fold(0.0f32, |m, v| m.max(v.abs()));
+        let d = amax / 127.0;
+        let id = if d == 0.0 { 0.0 } else { 1.0 / d };
+        out.extend_from_slice(&f32_to_f16(d).to_le_bytes());
+        // In range by construction: |x * id| <= 127 (rounding cannot pass it).
+        out.extend(block.iter().map(|v| (v * id).round() as i8 as u8));
+    }
+    out
 }
 
 /// Every tensor whisper.cpp loads, mapped from CTranslate2's names (shared/asr/MODELS.md has the table).
@@ -504,46 +588,50 @@ mod tests {
 
     /// A one-layer Whisper with state 2, 2 mels, 3 tokens: small enough to check every byte's place.
     fn toy_model() -> Vec<u8> {
-        let s = 2u32;
+        toy_model_of_state(2)
+    }
+
+    fn toy_model_of_state(s: u32) -> Vec<u8> {
+        let n = s as usize;
         let mut b = Builder::new()
             .var("encoder/num_heads", &[], 2, 1i16.to_le_bytes().to_vec())
             .var("decoder/num_heads", &[], 2, 1i16.to_le_bytes().to_vec())
-            .var("encoder/conv1/weight", &[s, 2, 3], 4, f16s(12, 0.5))
-            .var("encoder/conv1/bias", &[s], 4, f16s(2, 1.0))
-            .var("encoder/conv2/weight", &[s, s, 3], 4, f16s(12, 0.5))
-            .var("encoder/conv2/bias", &[s], 4, f16s(2, 1.0))
+            .var("encoder/conv1/weight", &[s, 2, 3], 4, f16s(6 * n, 0.5))
+            .var("encoder/conv1/bias", &[s], 4, f16s(n, 1.0))
+            .var("encoder/conv2/weight", &[s, s, 3], 4, f16s(3 * n * n, 0.5))
+            .var("encoder/conv2/bias", &[s], 4, f16s(n, 1.0))
             .var(
                 "encoder/position_encodings/encodings",
                 &[4, s],
                 4,
-                f16s(8, 0.25),
+                f16s(4 * n, 0.25),
             )
-            .var("encoder/layer_norm/gamma", &[s], 4, f16s(2, 1.0))
-            .var("encoder/layer_norm/beta", &[s], 4, f16s(2, 0.0))
+            .var("encoder/layer_norm/gamma", &[s], 4, f16s(n, 1.0))
+            .var("encoder/layer_norm/beta", &[s], 4, f16s(n, 0.0))
             .var(
                 "decoder/position_encodings/encodings",
                 &[3, s],
                 4,
-                f16s(6, 0.25),
+                f16s(3 * n, 0.25),
             )
-            .var("decoder/embeddings/weight", &[5, s], 4, f16s(10, 0.5))
-            .var("decoder/layer_norm/gamma", &[s], 4, f16s(2, 1.0))
-            .var("decoder/layer_norm/beta", &[s], 4, f16s(2, 0.0))
+            .var("decoder/embeddings/weight", &[5, s], 4, f16s(5 * n, 0.5))
+            .var("decoder/layer_norm/gamma", &[s], 4, f16s(n, 1.0))
+            .var("decoder/layer_norm/beta", &[s], 4, f16s(n, 0.0))
             .alias("decoder/projection/weight", "decoder/embeddings/weight");
         for side in ["encoder", "decoder"] {
             let l = format!("{side}/layer_0");
             for ln in ["self_attention/layer_norm", "ffn/layer_norm"] {
                 b = b
-                    .var(&format!("{l}/{ln}/gamma"), &[s], 4, f16s(2, 1.0))
-                    .var(&format!("{l}/{ln}/beta"), &[s], 4, f16s(2, 0.0));
+                    .var(&format!("{l}/{ln}/gamma"), &[s], 4, f16s(n, 1.0))
+                    .var(&format!("{l}/{ln}/beta"), &[s], 4, f16s(n, 0.0));
             }
             // q rows are 1.0, k rows 2.0, v rows 3.0, so a wrong split shows.
-            let mut qkv = f16s(4, 1.0);
-            qkv.extend(f16s(4, 2.0));
-            qkv.extend(f16s(4, 3.0));
-            let mut qkv_b = f16s(2, 1.0);
-            qkv_b.extend(f16s(2, 0.0));
-            qkv_b.extend(f16s(2, 3.0));
+            let mut qkv = f16s(n * n, 1.0);
+            qkv.extend(f16s(n * n, 2.0));
+            qkv.extend(f16s(n * n, 3.0));
+            let mut qkv_b = f16s(n, 1.0);
+            qkv_b.extend(f16s(n, 0.0));
+            qkv_b.extend(f16s(n, 3.0));
             b = b
                 .var(
                     &format!("{l}/self_attention/linear_0/weight"),
@@ -561,42 +649,57 @@ mod tests {
                     &format!("{l}/self_attention/linear_1/weight"),
                     &[s, s],
                     4,
-                    f16s(4, 0.5),
+                    f16s(n * n, 0.5),
                 )
                 .var(
                     &format!("{l}/self_attention/linear_1/bias"),
                     &[s],
                     4,
-                    f16s(2, 0.5),
+                    f16s(n, 0.5),
                 )
                 .var(
                     &format!("{l}/ffn/linear_0/weight"),
                     &[4 * s, s],
                     4,
-                    f16s(16, 0.5),
+                    f16s(4 * n * n, 0.5),
                 )
-                .var(&format!("{l}/ffn/linear_0/bias"), &[4 * s], 4, f16s(8, 0.5))
+                .var(
+                    &format!("{l}/ffn/linear_0/bias"),
+                    &[4 * s],
+                    4,
+                    f16s(4 * n, 0.5),
+                )
                 .var(
                     &format!("{l}/ffn/linear_1/weight"),
                     &[s, 4 * s],
                     4,
-                    f16s(16, 0.5),
+                    f16s(4 * n * n, 0.5),
                 )
-                .var(&format!("{l}/ffn/linear_1/bias"), &[s], 4, f16s(2, 0.5));
+                .var(&format!("{l}/ffn/linear_1/bias"), &[s], 4, f16s(n, 0.5));
         }
         let l = "decoder/layer_0/attention";
-        let mut kv = f16s(4, 2.0);
-        kv.extend(f16s(4, 3.0));
-        let mut kv_b = f16s(2, 0.0);
-        kv_b.extend(f16s(2, 3.0));
-        b.var(&format!("{l}/layer_norm/gamma"), &[s], 4, f16s(2, 1.0))
-            .var(&format!("{l}/layer_norm/beta"), &[s], 4, f16s(2, 0.0))
-            .var(&format!("{l}/linear_0/weight"), &[s, s], 4, f16s(4, 1.0))
-            .var(&format!("{l}/linear_0/bias"), &[s], 4, f16s(2, 1.0))
+        let mut kv = f16s(n * n, 2.0);
+        kv.extend(f16s(n * n, 3.0));
+        let mut kv_b = f16s(n, 0.0);
+        kv_b.extend(f16s(n, 3.0));
+        b.var(&format!("{l}/layer_norm/gamma"), &[s], 4, f16s(n, 1.0))
+            .var(&format!("{l}/layer_norm/beta"), &[s], 4, f16s(n, 0.0))
+            .var(
+                &format!("{l}/linear_0/weight"),
+                &[s, s],
+                4,
+                f16s(n * n, 1.0),
+            )
+            .var(&format!("{l}/linear_0/bias"), &[s], 4, f16s(n, 1.0))
             .var(&format!("{l}/linear_1/weight"), &[2 * s, s], 4, kv)
             .var(&format!("{l}/linear_1/bias"), &[2 * s], 4, kv_b)
-            .var(&format!("{l}/linear_2/weight"), &[s, s], 4, f16s(4, 0.5))
-            .var(&format!("{l}/linear_2/bias"), &[s], 4, f16s(2, 0.5))
+            .var(
+                &format!("{l}/linear_2/weight"),
+                &[s, s],
+                4,
+                f16s(n * n, 0.5),
+            )
+            .var(&format!("{l}/linear_2/bias"), &[s], 4, f16s(n, 0.5))
             .build()
     }
 
@@ -631,12 +734,20 @@ mod tests {
             let name = String::from_utf8(bytes[at..at + name_len as usize].to_vec()).unwrap();
             at += name_len as usize;
             let n: i32 = dims.iter().product();
-            let first = if ty == 0 {
-                f32::from_le_bytes(bytes[at..at + 4].try_into().unwrap())
-            } else {
-                f16_to_f32(u16::from_le_bytes([bytes[at], bytes[at + 1]]))
+            let half = |at: usize| f16_to_f32(u16::from_le_bytes([bytes[at], bytes[at + 1]]));
+            let (first, size) = match ty {
+                0 => (
+                    f32::from_le_bytes(bytes[at..at + 4].try_into().unwrap()),
+                    n as usize * 4,
+                ),
+                // Q8_0: the first block's scale times its first byte.
+                8 => (
+                    half(at) * f32::from(bytes[at + 2] as i8),
+                    n as usize / 32 * 34,
+                ),
+                _ => (half(at), n as usize * 2),
             };
-            at += n as usize * if ty == 0 { 4 } else { 2 };
+            at += size;
             tensors.push((name, ty, dims, first));
         }
         (header, tensors)
@@ -645,7 +756,13 @@ mod tests {
     #[test]
     fn converts_a_toy_model_with_whisper_names_types_and_splits() {
         let mut out = Vec::new();
-        let summary = convert(&toy_model(), TOY_TOKENIZER.as_bytes(), &mut out).unwrap();
+        let summary = convert(
+            &toy_model(),
+            TOY_TOKENIZER.as_bytes(),
+            Weights::F16,
+            &mut out,
+        )
+        .unwrap();
         assert_eq!(summary.bytes, out.len() as u64);
         assert_eq!(summary.vocab, 3);
         let (header, tensors) = read_back(&out);
@@ -680,6 +797,7 @@ mod tests {
         let err = convert(
             &Builder::new().build(),
             TOY_TOKENIZER.as_bytes(),
+            Weights::F16,
             &mut Vec::new(),
         )
         .unwrap_err();
@@ -687,5 +805,77 @@ mod tests {
             err.to_string().contains("decoder/embeddings/weight"),
             "{err}"
         );
+    }
+
+    #[test]
+    fn q8_0_stores_weight_matrices_in_blocks_and_keeps_the_rest() {
+        let mut out = Vec::new();
+        let summary = convert(
+            &toy_model_of_state(32),
+            TOY_TOKENIZER.as_bytes(),
+            Weights::Q8_0,
+            &mut out,
+        )
+        .unwrap();
+        assert_eq!(summary.bytes, out.len() as u64);
+        let (header, tensors) = read_back(&out);
+        assert_eq!(
+            header[11], 2007,
+            "ftype: Q8_0 (7) + quantisation version 2 x 1000"
+        );
+        let find = |n: &str| tensors.iter().find(|t| t.0 == n).unwrap();
+        // Every 2-D weight matrix, the token embedding included, is Q8_0 (whisper.cpp expects one type).
+        for name in [
+            "encoder.blocks.0.attn.query.weight",
+            "encoder.blocks.0.mlp.0.weight",
+            "decoder.token_embedding.weight",
+            "decoder.blocks.0.cross_attn.value.weight",
+        ] {
+            assert_eq!(find(name).1, 8, "{name}");
+        }
+        // Values survive within the block's rounding: the toy's weights are 1, 2 and 3.
+        assert!((find("encoder.blocks.0.attn.query.weight").3 - 1.0).abs() < 1e-2);
+        assert!((find("encoder.blocks.0.attn.value.weight").3 - 3.0).abs() < 1e-2);
+        // Conv kernels stay f16; norms, biases and positions stay f32.
+        assert_eq!(find("encoder.conv1.weight").1, 1);
+        assert_eq!(find("encoder.conv1.bias").1, 0);
+        assert_eq!(find("encoder.positional_embedding").1, 0);
+        assert_eq!(find("decoder.blocks.0.attn_ln.weight").1, 0);
+    }
+
+    #[test]
+    fn q8_0_refuses_rows_that_are_not_whole_blocks() {
+        let err = convert(
+            &toy_model(),
+            TOY_TOKENIZER.as_bytes(),
+            Weights::Q8_0,
+            &mut Vec::new(),
+        )
+        .unwrap_err();
+        assert!(err.to_string().contains("blocks of 32"), "{err}");
+    }
+
+    #[test]
+    fn q8_0_blocks_follow_ggml_reference_quantisation() {
+        let values: Vec<f32> = (0..64).map(|i| (i as f32 - 20.0) / 10.0).collect();
+        let out = quantize_q8_0(&values);
+        assert_eq!(out.len(), 2 * 34);
+        for (b, block) in values.chunks(32).enumerate() {
+            let bytes = &out[b * 34..(b + 1) * 34];
+            let d = f16_to_f32(u16::from_le_bytes([bytes[0], bytes[1]]));
+            let amax = block.iter().fold(0.0f32, |m, v| m.max(v.abs()));
+            assert!((d - amax / 127.0).abs() <= amax / 127.0 / 1000.0);
+            // The largest weight maps to +-127, and every weight comes back within half a step
+            // (plus the scale's own f16 rounding).
+            assert!(bytes[2..].iter().any(|&q| (q as i8).unsigned_abs() == 127));
+            for (x, &q) in block.iter().zip(&bytes[2..]) {
+                assert!(
+                    (f32::from(q as i8) * d - x).abs() <= d * 0.5 + amax * 1e-3,
+                    "{x}"
+                );
+            }
+        }
+        // An all-zero block has scale 0 and zero bytes, not NaNs.
+        assert_eq!(quantize_q8_0(&[0.0; 32]), vec![0u8; 34]);
     }
 }

