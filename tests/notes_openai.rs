@@ -661,9 +661,10 @@ fn pipeline_with_deadline(
     notes::NotesPipeline::new(engine(fake, context), options, ctx)
 }
 
-/// Hang-up pre-empts the model: a chunk it is still on during the call is stopped and done again
-/// at hang-up, where the facts of what is left always come through and only the assessment is cut
-/// at the finish deadline, which the note then says; what was assessed during the call stays.
+/// Hang-up pre-empts the model: a chunk it is still assessing during the call is stopped, keeps
+/// the facts it already has (they are not asked for twice), and at hang-up the facts of what is
+/// left always come through while only the assessments are cut at the finish deadline, which the
+/// note then says; what was assessed during the call stays.
 #[tokio::test]
 async fn hang_up_stops_the_chunk_in_progress_and_the_deadline_cuts_only_the_assessment() {
     let fake = FakeChat::start(vec![]).await;
@@ -695,6 +696,7 @@ async fn hang_up_stops_the_chunk_in_progress_and_the_deadline_cuts_only_the_asse
         "{during:?}"
     );
     let cut_from = during[1].from;
+    let interrupted_part = part_of(fake.requests().iter().rfind(|r| !is_facts_pass(r)).unwrap());
     // After hang-up, turns are only queued.
     let asked = fake.requests().len();
     assert!(pipeline.push(Vec::new()).await.unwrap().is_empty());
@@ -737,6 +739,59 @@ async fn hang_up_stops_the_chunk_in_progress_and_the_deadline_cuts_only_the_asse
     );
     assert!(text.contains(&at), "{at} not in {text}");
     assert!(text.contains("Four weeks"), "{text}");
+    // The interrupted chunk's facts came through during the call and were not asked for again.
+    let facts_asked = fake
+        .requests()
+        .iter()
+        .filter(|r| is_facts_pass(r) && part_of(r) == interrupted_part)
+        .count();
+    assert_eq!(facts_asked, 1);
+}
+
+/// A chunk whose assessment hang-up stopped during the call is assessed at the end when the
+/// deadline leaves time for it, without its facts being asked for again.
+#[tokio::test]
+async fn an_interrupted_assessment_is_finished_at_hang_up_when_there_is_time() {
+    let fake = FakeChat::start(vec![]).await;
+    let mut pipeline = pipeline_with_deadline(&fake, 2_048, Duration::from_secs(30));
+    let hang_up = pipeline.hang_up_signal();
+    let assessments = Arc::new(std::sync::atomic::AtomicUsize::new(0));
+    fake.set_fallback(move |r| {
+        if is_facts_pass(r) {
+            return good_model(r);
+        }
+        // The second assessment is the one the call's end interrupts; at hang-up it comes at once.
+        if assessments.fetch_add(1, std::sync::atomic::Ordering::SeqCst) == 1 {
+            hang_up.cancel();
+            return Reply::Delayed(Duration::from_secs(60), Box::new(good_model(r)));
+        }
+        good_model(r)
+    });
+    let during = pipeline.push(fixture_turns()).await.unwrap();
+    assert_eq!(during.len(), 2, "{during:?}");
+    let interrupted_part = part_of(fake.requests().iter().rfind(|r| !is_facts_pass(r)).unwrap());
+    let outcome = pipeline.finish().await.unwrap();
+    assert_eq!(outcome.failed_chunks, 0, "{:?}", outcome.chunks);
+    // Everything was assessed in the end, nothing cut.
+    assert_eq!(outcome.assessed_until, None, "{:?}", outcome.chunks);
+    let requests = fake.requests();
+    let asked = |facts: bool| {
+        requests
+            .iter()
+            .filter(|r| is_facts_pass(r) == facts && part_of(r) == interrupted_part)
+            .count()
+    };
+    assert_eq!(
+        asked(true),
+        1,
+        "the interrupted chunk's facts were asked again"
+    );
+    assert_eq!(
+        asked(false),
+        2,
+        "its assessment: interrupted, then at the end"
+    );
+    assert!(!outcome.notes.answers.is_empty());
 }
 
 /// A short call is summarised whole at hang-up: the deadline never leaves its note with no

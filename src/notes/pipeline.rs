@@ -6,9 +6,11 @@
 //! then merged by code, so notes are ready seconds after the call, however long it was.
 //!
 //! Hang-up pre-empts: the signal from [`NotesPipeline::hang_up_signal`] stops a chunk the model
-//! is still on (its turns go to the hang-up work, and what the model had read stays cached). At
-//! hang-up the facts pass always runs to the end; the assessment pass runs until
-//! `finish_deadline`, and where it is cut the note says up to when the assessment goes.
+//! is still on (its turns go to the hang-up work, and what the model had read stays cached). A
+//! chunk stopped in its assessment keeps the facts it already has, so they are not written twice;
+//! its assessment waits for the end. At hang-up the facts pass always runs to the end; the
+//! assessment passes run until `finish_deadline`, and where one is cut the note says up to when
+//! the assessment goes.
 
 use std::time::{Duration, Instant};
 
@@ -95,6 +97,9 @@ enum Passes {
         facts_only: bool,
         deadline: CancellationToken,
     },
+    /// At hang-up, for a chunk whose facts came through during the call: only the assessment,
+    /// until `deadline` fires.
+    AssessOnly { deadline: CancellationToken },
 }
 
 pub struct NotesPipeline {
@@ -114,6 +119,11 @@ pub struct NotesPipeline {
     partials: Vec<NotesDraft>,
     /// Chunks that failed during the call, retried at `finish`.
     failed: Vec<(usize, usize)>,
+    /// Chunks whose facts came through during the call but whose assessment hang-up stopped.
+    unassessed: Vec<(usize, usize)>,
+    /// End of the latest chunk the running summary covers: an older chunk assessed late must
+    /// not take the summary back in time.
+    summary_end: usize,
     reports: Vec<ChunkReport>,
     last_error: Option<NotesError>,
     /// Fired when the call ends (see `hang_up_signal`).
@@ -148,6 +158,8 @@ impl NotesPipeline {
             summary: String::new(),
             partials: Vec::new(),
             failed: Vec::new(),
+            unassessed: Vec::new(),
+            summary_end: 0,
             reports: Vec::new(),
             last_error: None,
             hung_up: CancellationToken::new(),
@@ -290,7 +302,15 @@ impl NotesPipeline {
                 {
                     self.assessed = true;
                 }
-                if cut {
+                if cut && matches!(passes, Passes::InCall(_)) {
+                    tracing::debug!(
+                        chunk = index,
+                        "notes: hang-up interrupted the assessment; the facts are kept, the assessment waits for the end"
+                    );
+                    report.error =
+                        Some("interrupted by hang-up in the assessment; its facts are kept".into());
+                    self.unassessed.push((start, end));
+                } else if cut {
                     tracing::info!(
                         chunk = index,
                         from = report.from,
@@ -315,8 +335,9 @@ impl NotesPipeline {
                 let (summary, dropped) =
                     grounding::ground_text(&draft.summary, &self.all[..end], &self.participants);
                 self.grounding.unsupported += dropped;
-                if !summary.trim().is_empty() {
+                if !summary.trim().is_empty() && end >= self.summary_end {
                     self.summary = summary;
+                    self.summary_end = end;
                 }
                 self.partials.push(draft);
             }
@@ -365,10 +386,12 @@ impl NotesPipeline {
                 facts_only,
                 deadline,
             } => (None, Some(deadline), *facts_only),
+            Passes::AssessOnly { deadline } => (None, Some(deadline), false),
         };
+        let assess_only = matches!(passes, Passes::AssessOnly { .. });
         let (facts_pass, assessment_pass) = prompt::plan(&self.ctx, context, part);
         let mut facts = match &facts_pass {
-            Pass::Facts { kinds, next_steps } if kinds.is_empty() && !next_steps => {
+            Pass::Facts { kinds, next_steps } if assess_only || kinds.is_empty() && !next_steps => {
                 NotesDraft::default()
             }
             _ => match self
@@ -406,8 +429,9 @@ impl NotesPipeline {
             .ask_pass(&assessment_pass, context, part, assess_stop, report)
             .await
         {
-            // Past the finish deadline: the facts stand alone.
-            Err(NotesError::Cancelled) if matches!(passes, Passes::Finish { .. }) => {
+            // Past the finish deadline, or hang-up during the call once the facts are in: the
+            // facts stand alone (during the call, the assessment waits for the end).
+            Err(NotesError::Cancelled) => {
                 return Ok((facts, true));
             }
             other => other?,
@@ -519,6 +543,22 @@ impl NotesPipeline {
                 deadline,
             };
             self.summarise_chunk(start, end, passes).await;
+        }
+        // Assessments hang-up stopped during the call, while the deadline allows: their facts
+        // are in already.
+        for (start, end) in std::mem::take(&mut self.unassessed) {
+            if deadline.is_cancelled() && self.assessed {
+                let from = self.all[start].start;
+                self.assessed_until = Some(self.assessed_until.unwrap_or(from).min(from));
+                continue;
+            }
+            let deadline = if !self.assessed {
+                CancellationToken::new()
+            } else {
+                deadline.clone()
+            };
+            self.summarise_chunk(start, end, Passes::AssessOnly { deadline })
+                .await;
         }
         if let Some(timer) = timer {
             timer.abort();
