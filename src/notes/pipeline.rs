@@ -317,8 +317,7 @@ impl NotesPipeline {
                         "notes: the finish deadline cut the last assessment; its facts are kept"
                     );
                     report.error = Some("assessment cut by notes.finish_deadline_secs".into());
-                    self.assessed_until =
-                        Some(self.assessed_until.unwrap_or(report.from).min(report.from));
+                    self.assessment_cut_at(report.from);
                 }
                 let guarded = guard::filter_draft(&mut draft);
                 self.guard.add(&guarded);
@@ -505,6 +504,22 @@ impl NotesPipeline {
         })
     }
 
+    /// The deadline an assessment at hang-up runs under. It trades the last minutes' assessment
+    /// for notes sooner, never the whole of it: with none written yet (a short call, all of it
+    /// summarised at hang-up) the notes wait for one.
+    fn assessment_deadline(&self, deadline: &CancellationToken) -> CancellationToken {
+        if self.assessed {
+            deadline.clone()
+        } else {
+            CancellationToken::new()
+        }
+    }
+
+    /// The assessment stops short of the call time `from` (the note's footer says so).
+    fn assessment_cut_at(&mut self, from: f64) {
+        self.assessed_until = Some(self.assessed_until.unwrap_or(from).min(from));
+    }
+
     /// Hang-up: summarises what is left, retries chunks that failed, merges. Errors only when no
     /// part of the transcript could be summarised.
     pub async fn finish(mut self) -> Result<NotesOutcome, NotesError> {
@@ -530,14 +545,7 @@ impl NotesPipeline {
                 * 100
                 < budget * SHORT_TAIL_PERCENT;
             let facts_only = end == self.all.len() && short && !self.summary.is_empty();
-            // The deadline trades the last minutes' assessment for notes sooner, never the whole
-            // of it: with none written yet (a short call, all of it summarised at hang-up) the
-            // notes wait for one.
-            let deadline = if !self.assessed {
-                CancellationToken::new()
-            } else {
-                deadline.clone()
-            };
+            let deadline = self.assessment_deadline(&deadline);
             let passes = Passes::Finish {
                 facts_only,
                 deadline,
@@ -548,15 +556,10 @@ impl NotesPipeline {
         // are in already.
         for (start, end) in std::mem::take(&mut self.unassessed) {
             if deadline.is_cancelled() && self.assessed {
-                let from = self.all[start].start;
-                self.assessed_until = Some(self.assessed_until.unwrap_or(from).min(from));
+                self.assessment_cut_at(self.all[start].start);
                 continue;
             }
-            let deadline = if !self.assessed {
-                CancellationToken::new()
-            } else {
-                deadline.clone()
-            };
+            let deadline = self.assessment_deadline(&deadline);
             self.summarise_chunk(start, end, Passes::AssessOnly { deadline })
                 .await;
         }
